@@ -1,0 +1,1 @@
+"""Deterministic tools of riskbrief: loading, signals, scoring, retrieval, verification. No LLM here."""

@@ -1,0 +1,125 @@
+"""Health-score signals: below threshold, rapid decline."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tools.signals.base import Context, days_between, evidence, iso, num
+
+BASE_COLUMNS = {"account_id", "date", "score"}
+
+
+def _components(frame: pl.DataFrame) -> list[str]:
+    return [c for c, t in frame.schema.items() if c not in BASE_COLUMNS and t.is_numeric()]
+
+
+def _health_id() -> pl.Expr:
+    return pl.concat_str([pl.lit("health:"), pl.col("account_id"), pl.lit(":"), iso(pl.col("date"))])
+
+
+def health_below_threshold(ctx: Context) -> pl.DataFrame | None:
+    health = ctx.table("health_scores")
+    if health is None:
+        return None
+    threshold = float(ctx.params("health_below_threshold")["threshold"])
+    latest = health.sort("account_id", "date").group_by("account_id", maintain_order=True).last()
+    fired = latest.filter(pl.col("score") < threshold)
+    comps = _components(fired)
+    breakdown = pl.concat_str(
+        [pl.concat_str([pl.lit(f"{c} "), num(pl.col(c))]) for c in comps], separator=", ", ignore_nulls=True
+    ) if comps else pl.lit("")
+    text = pl.concat_str(
+        [
+            pl.lit("health score "), num(pl.col("score")), pl.lit(" on "), iso(pl.col("date")),
+            pl.lit(f" (threshold {num_text(threshold)})"),
+            pl.when(breakdown != "").then(pl.concat_str([pl.lit("; components: "), breakdown])).otherwise(pl.lit("")),
+        ]
+    )
+    return evidence(fired, detected=pl.col("date"), ev_id=_health_id(), ev_text=text, ev_date=pl.col("date"),
+                    summary=text)
+
+
+def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
+    health = ctx.table("health_scores")
+    if health is None:
+        return None
+    p = ctx.params("health_rapid_decline")
+    window, points, lookback = int(p["window_days"]), float(p["points"]), int(p["lookback_days"])
+    ordered = health.sort("account_id", "date")
+    windowed = ordered.with_columns(
+        pl.col("score").rolling_max_by("date", window_size=f"{window}d", closed="both").over("account_id")
+        .alias("window_max")
+    )
+    drops = windowed.filter(
+        (pl.col("window_max") - pl.col("score") > points)
+        & (days_between(ctx.as_of, pl.col("date")) <= lookback)
+    )
+    if drops.height == 0:
+        return _empty_from(ordered)
+    # The latest qualifying drop per account, paired with the high score it fell from.
+    latest = drops.group_by("account_id").agg(pl.all().sort_by("date").last())
+    comps = _components(ordered)
+    earlier = ordered.select(
+        "account_id", pl.col("date").alias("from_date"), pl.col("score").alias("from_score"),
+        *[pl.col(c).alias(f"from_{c}") for c in comps],
+    )
+    pairs = (
+        latest.join(earlier, on="account_id")
+        .filter(
+            (pl.col("from_date") < pl.col("date"))
+            & (days_between(pl.col("date"), pl.col("from_date")) <= window)
+            & (pl.col("from_score") == pl.col("window_max"))
+        )
+        .sort("from_date")
+        .group_by("account_id")
+        .last()
+    )
+    moved = [
+        pl.when(pl.col(f"from_{c}") != pl.col(c)).then(
+            pl.concat_str([pl.lit(f"{c} "), num(pl.col(f"from_{c}")), pl.lit("→"), num(pl.col(c))])
+        )
+        for c in comps
+    ]
+    moved_text = pl.concat_str(moved, separator=", ", ignore_nulls=True) if moved else pl.lit("")
+    delta = pl.col("score") - pl.col("from_score")
+    summary = pl.concat_str(
+        [
+            pl.lit("health "), num(pl.col("from_score")), pl.lit(" on "), iso(pl.col("from_date")),
+            pl.lit(" → "), num(pl.col("score")), pl.lit(" on "), iso(pl.col("date")),
+            pl.lit(" ("), num(delta), pl.lit(f" points in "), days_between(pl.col("date"), pl.col("from_date"))
+            .cast(pl.Utf8), pl.lit(" days)"),
+            pl.when(moved_text != "").then(pl.concat_str([pl.lit("; moved: "), moved_text])).otherwise(pl.lit("")),
+        ]
+    )
+    pairs = pairs.with_columns(summary.alias("summary_text"))
+    before = evidence(
+        pairs,
+        detected=pl.col("date"),
+        ev_id=pl.concat_str([pl.lit("health:"), pl.col("account_id"), pl.lit(":"), iso(pl.col("from_date"))]),
+        ev_text=pl.concat_str([pl.lit("health score "), num(pl.col("from_score")), pl.lit(" on "),
+                               iso(pl.col("from_date"))]),
+        ev_date=pl.col("from_date"),
+        summary=pl.col("summary_text"),
+        order=pl.lit(0),
+    )
+    after = evidence(
+        pairs,
+        detected=pl.col("date"),
+        ev_id=_health_id(),
+        ev_text=pl.concat_str([pl.lit("health score "), num(pl.col("score")), pl.lit(" on "), iso(pl.col("date")),
+                               pl.lit(" ("), num(delta), pl.lit(" points)")]),
+        ev_date=pl.col("date"),
+        summary=pl.col("summary_text"),
+        order=pl.lit(1),
+    )
+    return pl.concat([before, after])
+
+
+def num_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _empty_from(frame: pl.DataFrame) -> pl.DataFrame:
+    return evidence(
+        frame.head(0), detected=pl.col("date"), ev_id=pl.lit(""), ev_text=pl.lit(""), ev_date=pl.col("date")
+    )

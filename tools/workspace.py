@@ -1,0 +1,34 @@
+"""The workspace folder: Chroma store, SQLite checkpointer, alert state, measurement events.
+
+Chosen by `--home`, else `RISKBRIEF_HOME`, else `./.riskbrief` (spec/interface.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_override: Path | None = None
+
+
+def set_home(path: Path | None) -> None:
+    """Set the workspace for this process (the CLI's `--home`)."""
+    global _override
+    _override = path
+
+
+def home() -> Path:
+    """The workspace folder, created on first use."""
+    path = _override or Path(os.environ.get("RISKBRIEF_HOME") or ".riskbrief")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sqlite_path(name: str) -> Path:
+    """A SQLite file inside the workspace, e.g. `alerts.sqlite`, `checkpoints.sqlite`, `events.sqlite`."""
+    return home() / name
+
+
+def chroma_path() -> Path:
+    """The persistent Chroma folder inside the workspace."""
+    return home() / "chroma"
