@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -39,12 +39,12 @@ app = typer.Typer(
 )
 
 
-class TableOrJson(str, Enum):
+class TableOrJson(StrEnum):
     table = "table"
     json = "json"
 
 
-class TableMdOrJson(str, Enum):
+class TableMdOrJson(StrEnum):
     table = "table"
     md = "md"
     json = "json"
@@ -52,18 +52,28 @@ class TableMdOrJson(str, Enum):
 
 DataOpt = Annotated[
     str | None,
-    typer.Option("--data", help="Portfolio directory of CSV files (spec: data-format.md); `sample` for the bundled "
-                 "sample portfolio.", show_default=False),
+    typer.Option(
+        "--data",
+        help="Portfolio directory of CSV files (spec: data-format.md); `sample` for the bundled sample portfolio.",
+        show_default=False,
+    ),
 ]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="Detect as of this date (YYYY-MM-DD); rows dated later are hidden. Default: "
-                 "as_of in riskbrief.toml, else today.", show_default=False),
+    typer.Option(
+        "--as-of",
+        help="Detect as of this date (YYYY-MM-DD); rows dated later are hidden. Default: "
+        "as_of in riskbrief.toml, else today.",
+        show_default=False,
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="riskbrief.toml to use (default: the one in --data, else ./riskbrief.toml).",
-                 show_default=False),
+    typer.Option(
+        "--config",
+        help="riskbrief.toml to use (default: the one in --data, else ./riskbrief.toml).",
+        show_default=False,
+    ),
 ]
 
 
@@ -71,8 +81,11 @@ ConfigOpt = Annotated[
 def _root(
     home: Annotated[
         Path | None,
-        typer.Option("--home", help="Workspace folder (store, checkpoints, alerts, events). Default: "
-                     "$RISKBRIEF_HOME, else ./.riskbrief", show_default=False),
+        typer.Option(
+            "--home",
+            help="Workspace folder (store, checkpoints, alerts, events). Default: $RISKBRIEF_HOME, else ./.riskbrief",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     if home is not None:
@@ -116,7 +129,9 @@ def queue(
     as_of: AsOfOpt = None,
     csm: Annotated[str | None, typer.Option(help="Only this CSM's accounts.")] = None,
     top: Annotated[int | None, typer.Option(help="Show the first N accounts.", min=1)] = None,
-    fmt: Annotated[TableOrJson, typer.Option("--format", help="table for people, json for scripts.")] = TableOrJson.table,
+    fmt: Annotated[
+        TableOrJson, typer.Option("--format", help="table for people, json for scripts.")
+    ] = TableOrJson.table,
     config_file: ConfigOpt = None,
     record: Annotated[bool, typer.Option(help="Record alerts in the workspace (suppresses repeats next run).")] = True,
 ) -> None:
@@ -174,8 +189,11 @@ def digest(
         d = build_digest(root, config, when, csm, store)
     if fmt == TableMdOrJson.json:
         payload = {
-            "csm": d.csm, "as_of": d.as_of.isoformat(), "accounts": d.accounts,
-            "new": [vars(a) for a in d.new], "escalated": [vars(a) for a in d.escalated],
+            "csm": d.csm,
+            "as_of": d.as_of.isoformat(),
+            "accounts": d.accounts,
+            "new": [vars(a) for a in d.new],
+            "escalated": [vars(a) for a in d.escalated],
             "reminders": [vars(a) for a in d.reminders],
             "resolved": [{"account_id": a, "account_name": n, "signal": s} for a, n, s in d.resolved],
             "suppressed": d.suppressed,
@@ -216,8 +234,13 @@ def signals(config_file: ConfigOpt = None, data: DataOpt = None) -> None:
         table.add_column(col)
     for sid, spec in REGISTRY.items():
         enabled = "" if config.enabled(sid) else " [dim](disabled)[/dim]"
-        table.add_row(sid + enabled, str(config.severity(sid)), describe(spec, config.params(sid)), spec.evidence,
-                      " or ".join(f"{t}.csv" for t in spec.needs))
+        table.add_row(
+            sid + enabled,
+            str(config.severity(sid)),
+            describe(spec, config.params(sid)),
+            spec.evidence,
+            " or ".join(f"{t}.csv" for t in spec.needs),
+        )
     out.print(table)
 
 
@@ -251,8 +274,11 @@ def main() -> None:
     except Exception as exc:  # a bug: one line unless asked for the traceback
         if os.environ.get("RISKBRIEF_DEBUG"):
             raise
-        err.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
-                  "(set RISKBRIEF_DEBUG=1 for the traceback)", soft_wrap=True)
+        err.print(
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
+            "(set RISKBRIEF_DEBUG=1 for the traceback)",
+            soft_wrap=True,
+        )
         sys.exit(1)
 
 

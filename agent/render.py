@@ -11,7 +11,12 @@ from tools.models import QueueEntry
 from tools.registry import LIMITS
 
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
-URGENCY_LABEL = {"immediate": "immediate", "same_day": "same day", "next_business_day": "next day", "weekly": "weekly"}
+URGENCY_LABEL = {
+    "immediate": "immediate",
+    "same_day": "same day",
+    "next_business_day": "next day",
+    "weekly": "weekly",
+}
 
 
 def money(value: float) -> str:
@@ -80,8 +85,11 @@ def digest_view(d: Digest) -> Group:
         Text(f"Digest for {d.csm} — as of {d.as_of.isoformat()} — {d.accounts} accounts", style="bold"),
         Text(f"Trend: {d.trend}"),
     ]
-    for title, alerts in (("New alerts", d.new), ("Escalated", d.escalated), ("Reminders (unacknowledged)",
-                                                                             d.reminders)):
+    for title, alerts in (
+        ("New alerts", d.new),
+        ("Escalated", d.escalated),
+        ("Reminders (unacknowledged)", d.reminders),
+    ):
         table = Table(title=f"{title}: {len(alerts)}", title_justify="left", header_style="bold")
         table.add_column("Account")
         table.add_column("Signal")
@@ -90,8 +98,11 @@ def digest_view(d: Digest) -> Group:
             sev = f"{a.previous_severity} → {a.severity}" if title == "Escalated" else str(a.severity)
             table.add_row(f"{a.account_name} [dim]{a.account_id}[/dim]", a.signal, sev)
         parts.append(table)
-    resolved = Table(title=f"Resolved (condition no longer met): {len(d.resolved)}", title_justify="left",
-                     header_style="bold")
+    resolved = Table(
+        title=f"Resolved (condition no longer met): {len(d.resolved)}",
+        title_justify="left",
+        header_style="bold",
+    )
     resolved.add_column("Account")
     resolved.add_column("Signal")
     for account_id, name, signal in d.resolved:
@@ -102,11 +113,19 @@ def digest_view(d: Digest) -> Group:
 
 
 def digest_markdown(d: Digest) -> str:
-    lines = [f"# Digest for {d.csm} — as of {d.as_of.isoformat()}", "", f"- Accounts: {d.accounts}",
-             f"- Trend: {d.trend}", f"- Suppressed repeats: {d.suppressed}", ""]
+    lines = [
+        f"# Digest for {d.csm} — as of {d.as_of.isoformat()}",
+        "",
+        f"- Accounts: {d.accounts}",
+        f"- Trend: {d.trend}",
+        f"- Suppressed repeats: {d.suppressed}",
+        "",
+    ]
     for title, alerts in (("New alerts", d.new), ("Escalated", d.escalated), ("Reminders", d.reminders)):
         lines.append(f"## {title} ({len(alerts)})")
-        lines += [f"- {a.account_name} ({a.account_id}): {a.signal}, severity {a.severity}" for a in alerts] or ["- none"]
+        lines += [f"- {a.account_name} ({a.account_id}): {a.signal}, severity {a.severity}" for a in alerts] or [
+            "- none"
+        ]
         lines.append("")
     lines.append(f"## Resolved ({len(d.resolved)})")
     lines += [f"- {name} ({aid}): {sig}" for aid, name, sig in d.resolved] or ["- none"]

@@ -88,7 +88,11 @@ class AlertStore:
         return sqlite3.connect(self.path, timeout=30)
 
     def record(
-        self, channel: str, entries: Iterable[QueueEntry], as_of: date, suppression_days: int = 14,
+        self,
+        channel: str,
+        entries: Iterable[QueueEntry],
+        as_of: date,
+        suppression_days: int = 14,
         scope: set[str] | None = None,
     ) -> AlertRun:
         """Compare this run's active signals with the stored state, update it, and say what to alert.
@@ -127,8 +131,17 @@ class AlertStore:
                         kind = "reminder"
                     else:
                         kind = "suppressed"
-                    run.alerts.append(Alert(entry.account_id, entry.account_name, entry.csm_owner, sig.signal,
-                                            sig.severity, kind, previous))
+                    run.alerts.append(
+                        Alert(
+                            entry.account_id,
+                            entry.account_name,
+                            entry.csm_owner,
+                            sig.signal,
+                            sig.severity,
+                            kind,
+                            previous,
+                        )
+                    )
                     if kind == "suppressed":
                         continue
                     db.execute(

@@ -6,7 +6,6 @@ as ISO strings.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field

@@ -267,8 +267,8 @@ def _decode(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise located(path.name, line, None, f"not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
-        # no chaining: the message says all
+        message = f"not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        raise located(path.name, line, None, message) from None
 
 
 def _physical_line(text: str, row_index: int) -> int:
@@ -288,9 +288,7 @@ def _read_raw(path: Path) -> tuple[pl.DataFrame, str]:
     if not text.strip():
         raise located(path.name, 1, None, "the file is empty; expected a header row")
     try:
-        frame = pl.read_csv(
-            io.StringIO(text), infer_schema=False
-        )
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise located(path.name, None, None, f"cannot be parsed as CSV ({first})") from None
@@ -353,9 +351,7 @@ def _parse(spec: TableSpec, raw: pl.DataFrame, text: str) -> pl.DataFrame:
             bad = ~norm.is_in(list(col.choices)) & norm.is_not_null()
             if bad.any():
                 value = src.filter(bad)[0]
-                raise _fail_at(
-                    spec, text, bad, col.name, f"'{value}' is not one of {', '.join(col.choices)}"
-                )
+                raise _fail_at(spec, text, bad, col.name, f"'{value}' is not one of {', '.join(col.choices)}")
             exprs.append(pl.lit(norm).alias(col.name))
         else:
             exprs.append(pl.lit(src).alias(col.name))
@@ -403,7 +399,9 @@ def _as_of_view(name: str, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
     if name == "tickets":
         closed_later = pl.col("closed_at").is_null() | (pl.col("closed_at") > as_of)
         frame = frame.with_columns(
-            pl.when(closed_later & (pl.col("status") == "closed")).then(pl.lit("open")).otherwise(pl.col("status"))
+            pl.when(closed_later & (pl.col("status") == "closed"))
+            .then(pl.lit("open"))
+            .otherwise(pl.col("status"))
             .alias("status"),
             pl.when(pl.col("closed_at") > as_of).then(None).otherwise(pl.col("closed_at")).alias("closed_at"),
         )

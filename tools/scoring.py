@@ -44,9 +44,11 @@ def cluster_frame(signals: pl.DataFrame, window_days: int) -> pl.DataFrame:
 
 def _urgency_exprs(signals: pl.DataFrame) -> pl.DataFrame:
     route_rank = {sid: URGENCY_RANK[ROUTES.get(sid, DEFAULT_ROUTE)[0]] for sid in REGISTRY}
-    return signals.with_columns(
-        pl.col("signal").replace_strict(route_rank, return_dtype=pl.Int64).alias("urgency_rank")
-    ).group_by("account_id").agg(pl.col("urgency_rank").min())
+    return (
+        signals.with_columns(pl.col("signal").replace_strict(route_rank, return_dtype=pl.Int64).alias("urgency_rank"))
+        .group_by("account_id")
+        .agg(pl.col("urgency_rank").min())
+    )
 
 
 def rank_frame(detection: Detection, accounts: pl.DataFrame, config: Config) -> pl.DataFrame:
@@ -82,25 +84,27 @@ def rank_frame(detection: Detection, accounts: pl.DataFrame, config: Config) -> 
             (pl.col("cluster_size") >= 2).alias("cluster_amplification"),
         )
         .with_columns(
-            pl.min_horizontal(pl.col("base_score") + pl.col("temporal_adjustment"), pl.lit(config.score_cap))
-            .alias("risk_score"),
+            pl.min_horizontal(pl.col("base_score") + pl.col("temporal_adjustment"), pl.lit(config.score_cap)).alias(
+                "risk_score"
+            ),
             pl.when(pl.col("cluster_size") >= 3)
             .then(pl.min_horizontal(pl.col("urgency_rank"), pl.lit(URGENCY_RANK[CLUSTER_ROUTE[0]])))
             .otherwise(pl.col("urgency_rank"))
             .alias("urgency_rank"),
         )
         .with_columns(
-            pl.when(score >= levels.critical).then(pl.lit("critical"))
-            .when(score >= levels.high).then(pl.lit("high"))
-            .when(score >= levels.medium).then(pl.lit("medium"))
+            pl.when(score >= levels.critical)
+            .then(pl.lit("critical"))
+            .when(score >= levels.high)
+            .then(pl.lit("high"))
+            .when(score >= levels.medium)
+            .then(pl.lit("medium"))
             .otherwise(pl.lit("low"))
             .alias("risk_level")
         )
     )
     frame = _with_probability(frame, signals, config)
-    return frame.sort(
-        ["risk_score", "days_to_renewal", "arr", "account_id"], descending=[True, False, True, False]
-    )
+    return frame.sort(["risk_score", "days_to_renewal", "arr", "account_id"], descending=[True, False, True, False])
 
 
 def _with_probability(frame: pl.DataFrame, signals: pl.DataFrame, config: Config) -> pl.DataFrame:
@@ -111,16 +115,23 @@ def _with_probability(frame: pl.DataFrame, signals: pl.DataFrame, config: Config
             pl.lit(None, pl.Float64).alias("churn_probability"), pl.lit(None, pl.Float64).alias("arr_at_risk")
         )
     weights = {k: v for k, v in cal.weights.items() if k in REGISTRY}
-    logit = signals.with_columns(
-        pl.col("signal").replace_strict(weights, default=0.0, return_dtype=pl.Float64).alias("w")
-    ).group_by("account_id").agg(pl.col("w").sum().alias("signal_logit"))
+    logit = (
+        signals.with_columns(pl.col("signal").replace_strict(weights, default=0.0, return_dtype=pl.Float64).alias("w"))
+        .group_by("account_id")
+        .agg(pl.col("w").sum().alias("signal_logit"))
+    )
     extra = pl.lit(cal.intercept)
     for key in ("temporal_adjustment", "risk_score", "base_score"):
         if key in cal.weights:
             extra = extra + pl.col(key) * cal.weights[key]
-    return frame.join(logit, on="account_id", how="left").with_columns(
-        (1.0 / (1.0 + (-(pl.col("signal_logit").fill_null(0.0) + extra)).exp())).alias("churn_probability")
-    ).with_columns((pl.col("arr") * pl.col("churn_probability")).alias("arr_at_risk")).drop("signal_logit")
+    return (
+        frame.join(logit, on="account_id", how="left")
+        .with_columns(
+            (1.0 / (1.0 + (-(pl.col("signal_logit").fill_null(0.0) + extra)).exp())).alias("churn_probability")
+        )
+        .with_columns((pl.col("arr") * pl.col("churn_probability")).alias("arr_at_risk"))
+        .drop("signal_logit")
+    )
 
 
 def probability_for_quiet_account(config: Config) -> float | None:

@@ -21,8 +21,14 @@ def day(offset: int) -> str:
 
 
 def account(account_id: str = "A-1", **fields: Any) -> dict[str, Any]:
-    row = {"account_id": account_id, "name": f"Account {account_id}", "arr": 50000, "renewal_date": day(365),
-           "segment": "mid-market", "csm_owner": "Dana"}
+    row = {
+        "account_id": account_id,
+        "name": f"Account {account_id}",
+        "arr": 50000,
+        "renewal_date": day(365),
+        "segment": "mid-market",
+        "csm_owner": "Dana",
+    }
     row.update(fields)
     return row
 

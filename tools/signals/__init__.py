@@ -41,12 +41,12 @@ DETECTORS: dict[str, Detector] = {
 }
 assert set(DETECTORS) == set(REGISTRY), "every registry signal needs a detector"
 
-SIGNAL_SCHEMA = {
-    "account_id": pl.Utf8,
-    "signal": pl.Utf8,
-    "severity": pl.Int64,
-    "first_detected": pl.Date,
-    "summary": pl.Utf8,
+SIGNAL_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.Utf8(),
+    "signal": pl.Utf8(),
+    "severity": pl.Int64(),
+    "first_detected": pl.Date(),
+    "summary": pl.Utf8(),
     "evidence": pl.List(pl.Struct({"id": pl.Utf8, "text": pl.Utf8, "date": pl.Date})),
 }
 
@@ -76,12 +76,17 @@ def _group(signal_id: str, rows: pl.DataFrame, severity: int) -> pl.DataFrame:
         .agg(
             pl.col("detected").min().alias("first_detected"),
             pl.col("summary").drop_nulls().first().alias("summary"),
-            pl.struct(pl.col("ev_id").alias("id"), pl.col("ev_text").alias("text"), pl.col("ev_date").alias("date"))
-            .alias("evidence"),
+            pl.struct(
+                pl.col("ev_id").alias("id"), pl.col("ev_text").alias("text"), pl.col("ev_date").alias("date")
+            ).alias("evidence"),
         )
         .select(
-            "account_id", pl.lit(signal_id).alias("signal"), pl.lit(severity, pl.Int64).alias("severity"),
-            "first_detected", pl.col("summary").fill_null(""), "evidence",
+            "account_id",
+            pl.lit(signal_id).alias("signal"),
+            pl.lit(severity, pl.Int64).alias("severity"),
+            "first_detected",
+            pl.col("summary").fill_null(""),
+            "evidence",
         )
     )
 
@@ -112,20 +117,32 @@ def _per_account_gaps(portfolio: Portfolio, config: Config, skip: set[str]) -> d
                 gaps.append(absent.with_columns(pl.lit(f"{s}: {reason}").alias("reason")))
 
     health_rows = portfolio.table("health_scores")
-    lacking("health_scores", health_rows, "no health scores for this account",
-            ("health_below_threshold", "health_rapid_decline"))
+    lacking(
+        "health_scores",
+        health_rows,
+        "no health scores for this account",
+        ("health_below_threshold", "health_rapid_decline"),
+    )
     usage_rows = portfolio.table("usage")
     lacking("usage", usage_rows, "no usage rows for this account", ("usage_gradual_decline", "usage_sudden_drop"))
     if usage_rows is not None:
         metric = str(config.params("adoption_plateau")["metric"])
-        lacking("usage", usage_rows.filter(pl.col("metric") == metric),
-                f"no {metric} usage rows for this account", ("adoption_plateau",))
+        lacking(
+            "usage",
+            usage_rows.filter(pl.col("metric") == metric),
+            f"no {metric} usage rows for this account",
+            ("adoption_plateau",),
+        )
     contact_frames = [
         f.select("account_id") for f in (portfolio.table("meetings"), portfolio.table("emails")) if f is not None
     ]
     if contact_frames:
-        lacking("meetings", pl.concat(contact_frames), "no meetings or emails on record for this account",
-                ("stakeholder_silence",))
+        lacking(
+            "meetings",
+            pl.concat(contact_frames),
+            "no meetings or emails on record for this account",
+            ("stakeholder_silence",),
+        )
     if not gaps:
         return {}
     grouped = pl.concat(gaps).group_by("account_id").agg(pl.col("reason"))

@@ -37,9 +37,7 @@ class Context:
     @property
     def segments(self) -> pl.DataFrame:
         """account_id → segment (unknown segments form their own group)."""
-        return self.portfolio.accounts.select(
-            "account_id", pl.col("segment").fill_null("unknown").alias("segment")
-        )
+        return self.portfolio.accounts.select("account_id", pl.col("segment").fill_null("unknown").alias("segment"))
 
 
 def num(expr: pl.Expr, decimals: int = 1) -> pl.Expr:

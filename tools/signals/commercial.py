@@ -21,23 +21,43 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
     sources: list[pl.DataFrame] = []
     tickets, notes, surveys = ctx.table("tickets"), ctx.table("notes"), ctx.table("surveys")
     if tickets is not None:
-        sources.append(tickets.select(
-            "account_id", pl.col("opened_at").alias("date"),
-            pl.concat_str([pl.lit("ticket:"), pl.col("ticket_id")]).alias("ev_id"),
-            pl.concat_str([pl.col("subject").fill_null(""), pl.col("body").fill_null("")], separator=" — ")
-            .alias("text"),
-        ))
+        sources.append(
+            tickets.select(
+                "account_id",
+                pl.col("opened_at").alias("date"),
+                pl.concat_str([pl.lit("ticket:"), pl.col("ticket_id")]).alias("ev_id"),
+                pl.concat_str([pl.col("subject").fill_null(""), pl.col("body").fill_null("")], separator=" — ").alias(
+                    "text"
+                ),
+            )
+        )
     if notes is not None:
-        sources.append(notes.select(
-            "account_id", "date", pl.concat_str([pl.lit("note:"), pl.col("note_id")]).alias("ev_id"), "text"
-        ))
+        sources.append(
+            notes.select(
+                "account_id",
+                "date",
+                pl.concat_str([pl.lit("note:"), pl.col("note_id")]).alias("ev_id"),
+                "text",
+            )
+        )
     if surveys is not None:
-        sources.append(surveys.filter(pl.col("comment").is_not_null()).select(
-            "account_id", "date",
-            pl.concat_str([pl.lit("survey:"), pl.col("account_id"), pl.lit(":"), iso(pl.col("date")), pl.lit(":"),
-                           pl.col("kind")]).alias("ev_id"),
-            pl.col("comment").alias("text"),
-        ))
+        sources.append(
+            surveys.filter(pl.col("comment").is_not_null()).select(
+                "account_id",
+                "date",
+                pl.concat_str(
+                    [
+                        pl.lit("survey:"),
+                        pl.col("account_id"),
+                        pl.lit(":"),
+                        iso(pl.col("date")),
+                        pl.lit(":"),
+                        pl.col("kind"),
+                    ]
+                ).alias("ev_id"),
+                pl.col("comment").alias("text"),
+            )
+        )
     if not sources:
         return None
     names = [n for n in ctx.config.competitors if n.strip()]
@@ -55,15 +75,23 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
         .with_columns(pl.col("flat").str.extract_groups(context).alias("m"))
         .with_columns(
             pl.col("m").struct.field("1").alias("before"),
-            pl.col("m").struct.field("2").alias("competitor"),
+            pl.col("m").struct.field("2").alias("matched"),
             pl.col("m").struct.field("3").alias("after"),
         )
-        .filter(pl.col("competitor").is_not_null())
+        .filter(pl.col("matched").is_not_null())
+        .with_columns(  # name the competitor as configured, whatever the case in the text
+            pl.col("matched")
+            .str.to_lowercase()
+            .replace_strict({n.strip().lower(): n.strip() for n in names}, default=pl.col("matched"))
+            .alias("competitor")
+        )
     )
     snippet = pl.concat_str(
         [
             pl.when(pl.col("before").str.len_chars() >= 70).then(pl.lit("…")).otherwise(pl.lit("")),
-            pl.col("before"), pl.col("competitor"), pl.col("after"),
+            pl.col("before"),
+            pl.col("matched"),
+            pl.col("after"),
             pl.when(pl.col("after").str.len_chars() >= 100).then(pl.lit("…")).otherwise(pl.lit("")),
         ]
     ).str.strip_chars()
@@ -74,9 +102,15 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
 def _shape(hits: pl.DataFrame) -> pl.DataFrame:
     if "competitor" not in hits.columns:
         hits = hits.with_columns(pl.lit(None, pl.Utf8).alias("competitor"), pl.lit(None, pl.Utf8).alias("snippet"))
-    line = pl.concat_str([pl.lit("mentions "), pl.col("competitor"), pl.lit(": \""), pl.col("snippet"), pl.lit("\"")])
-    return evidence(hits.sort("account_id", "date"), detected=pl.col("date"), ev_id=pl.col("ev_id"), ev_text=line,
-                    ev_date=pl.col("date"), summary=line)
+    line = pl.concat_str([pl.lit("mentions "), pl.col("competitor"), pl.lit(': "'), pl.col("snippet"), pl.lit('"')])
+    return evidence(
+        hits.sort("account_id", "date"),
+        detected=pl.col("date"),
+        ev_id=pl.col("ev_id"),
+        ev_text=line,
+        ev_date=pl.col("date"),
+        summary=line,
+    )
 
 
 def contract_objection(ctx: Context) -> pl.DataFrame | None:
@@ -91,21 +125,36 @@ def contract_objection(ctx: Context) -> pl.DataFrame | None:
     fired = open_renewals.filter((in_stage >= stalled_days) | pl.col("objection").is_not_null())
     line = pl.concat_str(
         [
-            pl.lit("renewal opportunity "), pl.col("opportunity_id"), pl.lit(" in stage \""), pl.col("stage"),
-            pl.lit("\" for "), in_stage.cast(pl.Utf8), pl.lit(" days (since "), iso(pl.col("stage_entered_on")),
+            pl.lit("renewal opportunity "),
+            pl.col("opportunity_id"),
+            pl.lit(' in stage "'),
+            pl.col("stage"),
+            pl.lit('" for '),
+            in_stage.cast(pl.Utf8),
+            pl.lit(" days (since "),
+            iso(pl.col("stage_entered_on")),
             pl.lit(")"),
-            pl.when(pl.col("amount").is_not_null()).then(pl.concat_str([pl.lit(", amount "), num(pl.col("amount"))]))
+            pl.when(pl.col("amount").is_not_null())
+            .then(pl.concat_str([pl.lit(", amount "), num(pl.col("amount"))]))
             .otherwise(pl.lit("")),
             pl.when(pl.col("objection").is_not_null())
-            .then(pl.concat_str([pl.lit("; objection: \""), quote(pl.col("objection")), pl.lit("\"")]))
+            .then(pl.concat_str([pl.lit('; objection: "'), quote(pl.col("objection")), pl.lit('"')]))
             .otherwise(pl.lit("")),
         ]
     )
-    detected = pl.when(pl.col("objection").is_not_null()).then(pl.col("stage_entered_on")).otherwise(
-        pl.col("stage_entered_on") + pl.duration(days=stalled_days)
+    detected = (
+        pl.when(pl.col("objection").is_not_null())
+        .then(pl.col("stage_entered_on"))
+        .otherwise(pl.col("stage_entered_on") + pl.duration(days=stalled_days))
     )
-    return evidence(fired, detected=detected, ev_id=pl.concat_str([pl.lit("opportunity:"), pl.col("opportunity_id")]),
-                    ev_text=line, ev_date=pl.col("stage_entered_on"), summary=line)
+    return evidence(
+        fired,
+        detected=detected,
+        ev_id=pl.concat_str([pl.lit("opportunity:"), pl.col("opportunity_id")]),
+        ev_text=line,
+        ev_date=pl.col("stage_entered_on"),
+        summary=line,
+    )
 
 
 def payment_overdue(ctx: Context) -> pl.DataFrame | None:
@@ -117,13 +166,25 @@ def payment_overdue(ctx: Context) -> pl.DataFrame | None:
     fired = invoices.filter(pl.col("paid_on").is_null() & (overdue > days)).sort("account_id", "due_on")
     line = pl.concat_str(
         [
-            pl.lit("invoice "), pl.col("invoice_id"), pl.lit(" for "), num(pl.col("amount"), 2),
-            pl.when(pl.col("currency").is_not_null()).then(pl.concat_str([pl.lit(" "), pl.col("currency")]))
+            pl.lit("invoice "),
+            pl.col("invoice_id"),
+            pl.lit(" for "),
+            num(pl.col("amount"), 2),
+            pl.when(pl.col("currency").is_not_null())
+            .then(pl.concat_str([pl.lit(" "), pl.col("currency")]))
             .otherwise(pl.lit("")),
-            pl.lit(" due "), iso(pl.col("due_on")), pl.lit(", unpaid, "), overdue.cast(pl.Utf8),
+            pl.lit(" due "),
+            iso(pl.col("due_on")),
+            pl.lit(", unpaid, "),
+            overdue.cast(pl.Utf8),
             pl.lit(" days overdue"),
         ]
     )
-    return evidence(fired, detected=pl.col("due_on") + pl.duration(days=days + 1),
-                    ev_id=pl.concat_str([pl.lit("invoice:"), pl.col("invoice_id")]), ev_text=line,
-                    ev_date=pl.col("due_on"), summary=line)
+    return evidence(
+        fired,
+        detected=pl.col("due_on") + pl.duration(days=days + 1),
+        ev_id=pl.concat_str([pl.lit("invoice:"), pl.col("invoice_id")]),
+        ev_text=line,
+        ev_date=pl.col("due_on"),
+        summary=line,
+    )

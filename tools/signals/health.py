@@ -25,18 +25,28 @@ def health_below_threshold(ctx: Context) -> pl.DataFrame | None:
     latest = health.sort("account_id", "date").group_by("account_id", maintain_order=True).last()
     fired = latest.filter(pl.col("score") < threshold)
     comps = _components(fired)
-    breakdown = pl.concat_str(
-        [pl.concat_str([pl.lit(f"{c} "), num(pl.col(c))]) for c in comps], separator=", ", ignore_nulls=True
-    ) if comps else pl.lit("")
+    breakdown = (
+        pl.concat_str(
+            [pl.concat_str([pl.lit(f"{c} "), num(pl.col(c))]) for c in comps],
+            separator=", ",
+            ignore_nulls=True,
+        )
+        if comps
+        else pl.lit("")
+    )
     text = pl.concat_str(
         [
-            pl.lit("health score "), num(pl.col("score")), pl.lit(" on "), iso(pl.col("date")),
+            pl.lit("health score "),
+            num(pl.col("score")),
+            pl.lit(" on "),
+            iso(pl.col("date")),
             pl.lit(f" (threshold {num_text(threshold)})"),
             pl.when(breakdown != "").then(pl.concat_str([pl.lit("; components: "), breakdown])).otherwise(pl.lit("")),
         ]
     )
-    return evidence(fired, detected=pl.col("date"), ev_id=_health_id(), ev_text=text, ev_date=pl.col("date"),
-                    summary=text)
+    return evidence(
+        fired, detected=pl.col("date"), ev_id=_health_id(), ev_text=text, ev_date=pl.col("date"), summary=text
+    )
 
 
 def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
@@ -47,12 +57,13 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
     window, points, lookback = int(p["window_days"]), float(p["points"]), int(p["lookback_days"])
     ordered = health.sort("account_id", "date")
     windowed = ordered.with_columns(
-        pl.col("score").rolling_max_by("date", window_size=f"{window}d", closed="both").over("account_id")
+        pl.col("score")
+        .rolling_max_by("date", window_size=f"{window}d", closed="both")
+        .over("account_id")
         .alias("window_max")
     )
     drops = windowed.filter(
-        (pl.col("window_max") - pl.col("score") > points)
-        & (days_between(ctx.as_of, pl.col("date")) <= lookback)
+        (pl.col("window_max") - pl.col("score") > points) & (days_between(ctx.as_of, pl.col("date")) <= lookback)
     )
     if drops.height == 0:
         return _empty_from(ordered)
@@ -60,7 +71,9 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
     latest = drops.group_by("account_id").agg(pl.all().sort_by("date").last())
     comps = _components(ordered)
     earlier = ordered.select(
-        "account_id", pl.col("date").alias("from_date"), pl.col("score").alias("from_score"),
+        "account_id",
+        pl.col("date").alias("from_date"),
+        pl.col("score").alias("from_score"),
         *[pl.col(c).alias(f"from_{c}") for c in comps],
     )
     pairs = (
@@ -84,10 +97,19 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
     delta = pl.col("score") - pl.col("from_score")
     summary = pl.concat_str(
         [
-            pl.lit("health "), num(pl.col("from_score")), pl.lit(" on "), iso(pl.col("from_date")),
-            pl.lit(" → "), num(pl.col("score")), pl.lit(" on "), iso(pl.col("date")),
-            pl.lit(" ("), num(delta), pl.lit(f" points in "), days_between(pl.col("date"), pl.col("from_date"))
-            .cast(pl.Utf8), pl.lit(" days)"),
+            pl.lit("health "),
+            num(pl.col("from_score")),
+            pl.lit(" on "),
+            iso(pl.col("from_date")),
+            pl.lit(" → "),
+            num(pl.col("score")),
+            pl.lit(" on "),
+            iso(pl.col("date")),
+            pl.lit(" ("),
+            num(delta),
+            pl.lit(" points in "),
+            days_between(pl.col("date"), pl.col("from_date")).cast(pl.Utf8),
+            pl.lit(" days)"),
             pl.when(moved_text != "").then(pl.concat_str([pl.lit("; moved: "), moved_text])).otherwise(pl.lit("")),
         ]
     )
@@ -96,8 +118,9 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
         pairs,
         detected=pl.col("date"),
         ev_id=pl.concat_str([pl.lit("health:"), pl.col("account_id"), pl.lit(":"), iso(pl.col("from_date"))]),
-        ev_text=pl.concat_str([pl.lit("health score "), num(pl.col("from_score")), pl.lit(" on "),
-                               iso(pl.col("from_date"))]),
+        ev_text=pl.concat_str(
+            [pl.lit("health score "), num(pl.col("from_score")), pl.lit(" on "), iso(pl.col("from_date"))]
+        ),
         ev_date=pl.col("from_date"),
         summary=pl.col("summary_text"),
         order=pl.lit(0),
@@ -106,8 +129,17 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
         pairs,
         detected=pl.col("date"),
         ev_id=_health_id(),
-        ev_text=pl.concat_str([pl.lit("health score "), num(pl.col("score")), pl.lit(" on "), iso(pl.col("date")),
-                               pl.lit(" ("), num(delta), pl.lit(" points)")]),
+        ev_text=pl.concat_str(
+            [
+                pl.lit("health score "),
+                num(pl.col("score")),
+                pl.lit(" on "),
+                iso(pl.col("date")),
+                pl.lit(" ("),
+                num(delta),
+                pl.lit(" points)"),
+            ]
+        ),
         ev_date=pl.col("date"),
         summary=pl.col("summary_text"),
         order=pl.lit(1),

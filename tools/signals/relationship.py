@@ -11,14 +11,27 @@ SPONSOR_ROLES = ("champion", "executive_sponsor")
 
 def _survey_id(date_col: str = "date") -> pl.Expr:
     return pl.concat_str(
-        [pl.lit("survey:"), pl.col("account_id"), pl.lit(":"), iso(pl.col(date_col)), pl.lit(":"), pl.col("kind")]
+        [
+            pl.lit("survey:"),
+            pl.col("account_id"),
+            pl.lit(":"),
+            iso(pl.col(date_col)),
+            pl.lit(":"),
+            pl.col("kind"),
+        ]
     )
 
 
 def _contact_id() -> pl.Expr:
     return pl.concat_str(
-        [pl.lit("contact:"), pl.col("account_id"), pl.lit(":"), iso(pl.col("date")), pl.lit(":"),
-         pl.col("contact_name")]
+        [
+            pl.lit("contact:"),
+            pl.col("account_id"),
+            pl.lit(":"),
+            iso(pl.col("date")),
+            pl.lit(":"),
+            pl.col("contact_name"),
+        ]
     )
 
 
@@ -30,13 +43,22 @@ def survey_decline(ctx: Context) -> pl.DataFrame | None:
     pct, drop, lookback = float(p["percentile"]), float(p["drop"]), int(p["lookback_days"])
     keys = ["account_id", "kind"]
     # Several respondents on one day count as one reading: their mean.
-    daily = surveys.group_by([*keys, "date"]).agg(
-        pl.col("score").mean(), pl.col("comment").drop_nulls().first()
-    ).sort([*keys, "date"])
-    latest = daily.group_by(keys).agg(
-        pl.col("date").last(), pl.col("score").last(), pl.col("comment").last(),
-        pl.col("date").shift(1).last().alias("prior_date"), pl.col("score").shift(1).last().alias("prior_score"),
-    ).join(ctx.segments, on="account_id", how="left")
+    daily = (
+        surveys.group_by([*keys, "date"])
+        .agg(pl.col("score").mean(), pl.col("comment").drop_nulls().first())
+        .sort([*keys, "date"])
+    )
+    latest = (
+        daily.group_by(keys)
+        .agg(
+            pl.col("date").last(),
+            pl.col("score").last(),
+            pl.col("comment").last(),
+            pl.col("date").shift(1).last().alias("prior_date"),
+            pl.col("score").shift(1).last().alias("prior_score"),
+        )
+        .join(ctx.segments, on="account_id", how="left")
+    )
     bench = latest.group_by("segment", "kind").agg(pl.col("score").quantile(pct, "linear").alias("benchmark"))
     scored = latest.join(bench, on=["segment", "kind"])
     fired = scored.filter(
@@ -45,32 +67,53 @@ def survey_decline(ctx: Context) -> pl.DataFrame | None:
     )
     text = pl.concat_str(
         [
-            pl.col("kind").str.to_uppercase(), pl.lit(" "), num(pl.col("score")), pl.lit(" on "), iso(pl.col("date")),
+            pl.col("kind").str.to_uppercase(),
+            pl.lit(" "),
+            num(pl.col("score")),
+            pl.lit(" on "),
+            iso(pl.col("date")),
             pl.when(pl.col("prior_score").is_not_null())
-            .then(pl.concat_str([pl.lit(", prior "), num(pl.col("prior_score")), pl.lit(" on "),
-                                 iso(pl.col("prior_date"))]))
+            .then(
+                pl.concat_str(
+                    [
+                        pl.lit(", prior "),
+                        num(pl.col("prior_score")),
+                        pl.lit(" on "),
+                        iso(pl.col("prior_date")),
+                    ]
+                )
+            )
             .otherwise(pl.lit(", no prior survey")),
-            pl.lit(f"; {_ordinal(pct)} percentile of the "), pl.col("segment"), pl.lit(" segment "),
+            pl.lit(f"; {_ordinal(pct)} percentile of the "),
+            pl.col("segment"),
+            pl.lit(" segment "),
             num(pl.col("benchmark")),
             pl.when(pl.col("comment").is_not_null())
-            .then(pl.concat_str([pl.lit("; comment: \""), quote(pl.col("comment")), pl.lit("\"")]))
+            .then(pl.concat_str([pl.lit('; comment: "'), quote(pl.col("comment")), pl.lit('"')]))
             .otherwise(pl.lit("")),
         ]
     )
-    return evidence(fired, detected=pl.col("date"), ev_id=_survey_id(), ev_text=text, ev_date=pl.col("date"),
-                    summary=text)
+    return evidence(
+        fired, detected=pl.col("date"), ev_id=_survey_id(), ev_text=text, ev_date=pl.col("date"), summary=text
+    )
 
 
 def _contact_line(verb: str) -> pl.Expr:
     return pl.concat_str(
         [
-            pl.col("role").str.replace("_", " "), pl.lit(" "), pl.col("contact_name"),
-            pl.when(pl.col("title").is_not_null()).then(pl.concat_str([pl.lit(" ("), pl.col("title"), pl.lit(")")]))
+            pl.col("role").str.replace("_", " "),
+            pl.lit(" "),
+            pl.col("contact_name"),
+            pl.when(pl.col("title").is_not_null())
+            .then(pl.concat_str([pl.lit(" ("), pl.col("title"), pl.lit(")")]))
             .otherwise(pl.lit("")),
-            pl.lit(f" {verb} on "), iso(pl.col("date")),
-            pl.when(pl.col("detail").is_not_null()).then(pl.concat_str([pl.lit(": "), quote(pl.col("detail"), 120)]))
+            pl.lit(f" {verb} on "),
+            iso(pl.col("date")),
+            pl.when(pl.col("detail").is_not_null())
+            .then(pl.concat_str([pl.lit(": "), quote(pl.col("detail"), 120)]))
             .otherwise(pl.lit("")),
-            pl.when(pl.col("source").is_not_null()).then(pl.concat_str([pl.lit(" — source: "), pl.col("source")]))
+            pl.when(pl.col("source").is_not_null())
+            .then(pl.concat_str([pl.lit(" — source: "), pl.col("source")]))
             .otherwise(pl.lit("")),
         ]
     )
@@ -82,12 +125,19 @@ def champion_departure(ctx: Context) -> pl.DataFrame | None:
         return None
     lookback = int(ctx.params("champion_departure")["lookback_days"])
     fired = events.filter(
-        (pl.col("role") == "champion") & (pl.col("event") == "departed")
+        (pl.col("role") == "champion")
+        & (pl.col("event") == "departed")
         & (days_between(ctx.as_of, pl.col("date")) <= lookback)
     )
     line = _contact_line("departed")
-    return evidence(fired, detected=pl.col("date"), ev_id=_contact_id(), ev_text=line, ev_date=pl.col("date"),
-                    summary=line)
+    return evidence(
+        fired,
+        detected=pl.col("date"),
+        ev_id=_contact_id(),
+        ev_text=line,
+        ev_date=pl.col("date"),
+        summary=line,
+    )
 
 
 def sponsor_change(ctx: Context) -> pl.DataFrame | None:
@@ -99,17 +149,22 @@ def sponsor_change(ctx: Context) -> pl.DataFrame | None:
     in_window = days_between(ctx.as_of, pl.col("date")) <= lookback
     left = sponsors.filter(in_window & pl.col("event").is_in(["departed", "role_changed"]))
     # A new sponsor joining while an earlier, different sponsor was on record is a replacement.
-    first_join = sponsors.filter(pl.col("event") == "joined").group_by("account_id").agg(
-        pl.col("date").min().alias("first_join")
+    first_join = (
+        sponsors.filter(pl.col("event") == "joined")
+        .group_by("account_id")
+        .agg(pl.col("date").min().alias("first_join"))
     )
-    joined = sponsors.filter(in_window & (pl.col("event") == "joined")).join(first_join, on="account_id").filter(
-        pl.col("date") > pl.col("first_join")
+    joined = (
+        sponsors.filter(in_window & (pl.col("event") == "joined"))
+        .join(first_join, on="account_id")
+        .filter(pl.col("date") > pl.col("first_join"))
     )
     accounts = pl.concat([left.select("account_id"), joined.select("account_id")]).unique()
     rows = pl.concat(
         [
             left.with_columns(_contact_line("left the role").alias("line")),
-            sponsors.filter(in_window & (pl.col("event") == "joined")).join(accounts, on="account_id")
+            sponsors.filter(in_window & (pl.col("event") == "joined"))
+            .join(accounts, on="account_id")
             .with_columns(_contact_line("joined as new sponsor").alias("line")),
         ],
         how="diagonal",
@@ -118,8 +173,14 @@ def sponsor_change(ctx: Context) -> pl.DataFrame | None:
     rows = rows.join(summary, on="account_id")
     detected = rows.group_by("account_id").agg(pl.col("date").min().alias("first"))
     rows = rows.join(detected, on="account_id")
-    return evidence(rows, detected=pl.col("first"), ev_id=_contact_id(), ev_text=pl.col("line"),
-                    ev_date=pl.col("date"), summary=pl.col("summary_text"))
+    return evidence(
+        rows,
+        detected=pl.col("first"),
+        ev_id=_contact_id(),
+        ev_text=pl.col("line"),
+        ev_date=pl.col("date"),
+        summary=pl.col("summary_text"),
+    )
 
 
 def declined_meetings(ctx: Context) -> pl.DataFrame | None:
@@ -138,14 +199,32 @@ def declined_meetings(ctx: Context) -> pl.DataFrame | None:
     detected = missed.filter(pl.col("rank") == count).select("account_id", pl.col("date").alias("detected"))
     missed = missed.join(detected, on="account_id")
     line = pl.concat_str(
-        [pl.lit("meeting "), pl.col("meeting_id"), pl.lit(" ("), pl.col("kind").fill_null("meeting"),
-         pl.lit(") on "), iso(pl.col("date")), pl.lit(": "), pl.col("status").str.replace("_", "-")]
+        [
+            pl.lit("meeting "),
+            pl.col("meeting_id"),
+            pl.lit(" ("),
+            pl.col("kind").fill_null("meeting"),
+            pl.lit(") on "),
+            iso(pl.col("date")),
+            pl.lit(": "),
+            pl.col("status").str.replace("_", "-"),
+        ]
     )
-    summary = pl.concat_str([pl.col("n").cast(pl.Utf8), pl.lit(f" meetings declined, cancelled or no-show in the last "
-                                                               f"{window} days")])
-    return evidence(missed, detected=pl.col("detected"),
-                    ev_id=pl.concat_str([pl.lit("meeting:"), pl.col("meeting_id")]), ev_text=line,
-                    ev_date=pl.col("date"), summary=summary, order=pl.col("rank"))
+    summary = pl.concat_str(
+        [
+            pl.col("n").cast(pl.Utf8),
+            pl.lit(f" meetings declined, cancelled or no-show in the last {window} days"),
+        ]
+    )
+    return evidence(
+        missed,
+        detected=pl.col("detected"),
+        ev_id=pl.concat_str([pl.lit("meeting:"), pl.col("meeting_id")]),
+        ev_text=line,
+        ev_date=pl.col("date"),
+        summary=summary,
+        order=pl.col("rank"),
+    )
 
 
 def no_reply_streak(ctx: Context) -> pl.DataFrame | None:
@@ -153,46 +232,76 @@ def no_reply_streak(ctx: Context) -> pl.DataFrame | None:
     if emails is None:
         return None
     count = int(ctx.params("no_reply_streak")["count"])
-    last_in = emails.filter(pl.col("direction") == "inbound").group_by("account_id").agg(
-        pl.col("sent_at").max().alias("last_reply")
+    last_in = (
+        emails.filter(pl.col("direction") == "inbound")
+        .group_by("account_id")
+        .agg(pl.col("sent_at").max().alias("last_reply"))
     )
     trailing = (
         emails.filter(pl.col("direction") == "outbound")
         .join(last_in, on="account_id", how="left")
         .filter(pl.col("last_reply").is_null() | (pl.col("sent_at") > pl.col("last_reply")))
         .sort("account_id", "sent_at", "email_id")
-        .with_columns(pl.len().over("account_id").alias("n"),
-                      pl.int_range(1, pl.len() + 1).over("account_id").alias("rank"))
+        .with_columns(
+            pl.len().over("account_id").alias("n"),
+            pl.int_range(1, pl.len() + 1).over("account_id").alias("rank"),
+        )
         .filter(pl.col("n") >= count)
     )
     detected = trailing.filter(pl.col("rank") == count).select("account_id", pl.col("sent_at").alias("detected"))
     trailing = trailing.join(detected, on="account_id")
     line = pl.concat_str(
-        [pl.lit("outbound email "), pl.col("email_id"), pl.lit(" sent "), iso(pl.col("sent_at")),
-         pl.when(pl.col("contact_name").is_not_null()).then(pl.concat_str([pl.lit(" to "), pl.col("contact_name")]))
-         .otherwise(pl.lit("")),
-         pl.lit(": \""), quote(pl.col("subject"), 100), pl.lit("\", no reply")]
+        [
+            pl.lit("outbound email "),
+            pl.col("email_id"),
+            pl.lit(" sent "),
+            iso(pl.col("sent_at")),
+            pl.when(pl.col("contact_name").is_not_null())
+            .then(pl.concat_str([pl.lit(" to "), pl.col("contact_name")]))
+            .otherwise(pl.lit("")),
+            pl.lit(': "'),
+            quote(pl.col("subject"), 100),
+            pl.lit('", no reply'),
+        ]
     )
     summary = pl.concat_str(
         [
-            pl.col("n").cast(pl.Utf8), pl.lit(" consecutive outbound emails without a reply; "),
+            pl.col("n").cast(pl.Utf8),
+            pl.lit(" consecutive outbound emails without a reply; "),
             pl.when(pl.col("last_reply").is_not_null())
-            .then(pl.concat_str([pl.lit("last reply "), iso(pl.col("last_reply")), pl.lit(" ("),
-                                 days_between(ctx.as_of, pl.col("last_reply")).cast(pl.Utf8),
-                                 pl.lit(" days ago)")]))
+            .then(
+                pl.concat_str(
+                    [
+                        pl.lit("last reply "),
+                        iso(pl.col("last_reply")),
+                        pl.lit(" ("),
+                        days_between(ctx.as_of, pl.col("last_reply")).cast(pl.Utf8),
+                        pl.lit(" days ago)"),
+                    ]
+                )
+            )
             .otherwise(pl.lit("no reply on record")),
         ]
     )
-    return evidence(trailing, detected=pl.col("detected"),
-                    ev_id=pl.concat_str([pl.lit("email:"), pl.col("email_id")]), ev_text=line,
-                    ev_date=pl.col("sent_at"), summary=summary, order=pl.col("rank"))
+    return evidence(
+        trailing,
+        detected=pl.col("detected"),
+        ev_id=pl.concat_str([pl.lit("email:"), pl.col("email_id")]),
+        ev_text=line,
+        ev_date=pl.col("sent_at"),
+        summary=summary,
+        order=pl.col("rank"),
+    )
 
 
 def _involves_stakeholder(column: str) -> pl.Expr:
     """Unknown roles count as contact: silence is claimed only where the data shows it."""
     roles = pl.col(column).fill_null("").str.to_lowercase()
-    return pl.col(column).is_null() | roles.str.contains("champion") | roles.str.contains("executive_sponsor") | (
-        roles.str.contains("sponsor")
+    return (
+        pl.col(column).is_null()
+        | roles.str.contains("champion")
+        | roles.str.contains("executive_sponsor")
+        | (roles.str.contains("sponsor"))
     )
 
 
@@ -205,38 +314,64 @@ def stakeholder_silence(ctx: Context) -> pl.DataFrame | None:
     if meetings is not None:
         contacts.append(
             meetings.filter((pl.col("status") == "held") & _involves_stakeholder("attendee_roles")).select(
-                "account_id", pl.col("date"),
+                "account_id",
+                pl.col("date"),
                 pl.concat_str([pl.lit("meeting:"), pl.col("meeting_id")]).alias("ev_id"),
-                pl.concat_str([pl.lit("last held meeting "), pl.col("meeting_id"), pl.lit(" ("),
-                               pl.col("kind").fill_null("meeting"), pl.lit(") on "), iso(pl.col("date")),
-                               pl.when(pl.col("attendees").is_not_null())
-                               .then(pl.concat_str([pl.lit(" with "), pl.col("attendees")]))
-                               .otherwise(pl.lit(""))]).alias("line"),
+                pl.concat_str(
+                    [
+                        pl.lit("last held meeting "),
+                        pl.col("meeting_id"),
+                        pl.lit(" ("),
+                        pl.col("kind").fill_null("meeting"),
+                        pl.lit(") on "),
+                        iso(pl.col("date")),
+                        pl.when(pl.col("attendees").is_not_null())
+                        .then(pl.concat_str([pl.lit(" with "), pl.col("attendees")]))
+                        .otherwise(pl.lit("")),
+                    ]
+                ).alias("line"),
             )
         )
     if emails is not None:
         contacts.append(
             emails.filter((pl.col("direction") == "inbound") & _involves_stakeholder("contact_role")).select(
-                "account_id", pl.col("sent_at").alias("date"),
+                "account_id",
+                pl.col("sent_at").alias("date"),
                 pl.concat_str([pl.lit("email:"), pl.col("email_id")]).alias("ev_id"),
-                pl.concat_str([pl.lit("last inbound email "), pl.col("email_id"), pl.lit(" on "),
-                               iso(pl.col("sent_at")),
-                               pl.when(pl.col("contact_name").is_not_null())
-                               .then(pl.concat_str([pl.lit(" from "), pl.col("contact_name")]))
-                               .otherwise(pl.lit("")),
-                               pl.when(pl.col("contact_role").is_not_null())
-                               .then(pl.concat_str([pl.lit(" ("), pl.col("contact_role"), pl.lit(")")]))
-                               .otherwise(pl.lit(""))]).alias("line"),
+                pl.concat_str(
+                    [
+                        pl.lit("last inbound email "),
+                        pl.col("email_id"),
+                        pl.lit(" on "),
+                        iso(pl.col("sent_at")),
+                        pl.when(pl.col("contact_name").is_not_null())
+                        .then(pl.concat_str([pl.lit(" from "), pl.col("contact_name")]))
+                        .otherwise(pl.lit("")),
+                        pl.when(pl.col("contact_role").is_not_null())
+                        .then(pl.concat_str([pl.lit(" ("), pl.col("contact_role"), pl.lit(")")]))
+                        .otherwise(pl.lit("")),
+                    ]
+                ).alias("line"),
             )
         )
     last = pl.concat(contacts).sort("account_id", "date", "ev_id").group_by("account_id").last()
     fired = last.filter(days_between(ctx.as_of, pl.col("date")) >= days)
     summary = pl.concat_str(
-        [pl.lit("no meeting held and no inbound email from champion or sponsor for "),
-         days_between(ctx.as_of, pl.col("date")).cast(pl.Utf8), pl.lit(" days; "), pl.col("line")]
+        [
+            pl.lit("no meeting held and no inbound email from champion or sponsor for "),
+            days_between(ctx.as_of, pl.col("date")).cast(pl.Utf8),
+            pl.lit(" days; "),
+            pl.col("line"),
+        ]
     )
-    return evidence(fired, detected=pl.col("date") + pl.duration(days=days), ev_id=pl.col("ev_id"),
-                    ev_text=summary, ev_date=pl.col("date"), summary=summary)
+    return evidence(
+        fired,
+        detected=pl.col("date") + pl.duration(days=days),
+        ev_id=pl.col("ev_id"),
+        ev_text=summary,
+        ev_date=pl.col("date"),
+        summary=summary,
+    )
 
 
 def _ordinal(fraction: float) -> str:

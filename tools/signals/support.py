@@ -20,15 +20,28 @@ def _is_open() -> pl.Expr:
 def _ticket_line(as_of: date) -> pl.Expr:
     return pl.concat_str(
         [
-            pl.col("priority").fill_null("P?"), pl.lit(" ticket "), pl.col("ticket_id"), pl.lit(" \""),
-            quote(pl.col("subject"), 100), pl.lit("\" opened "), iso(pl.col("opened_at")),
+            pl.col("priority").fill_null("P?"),
+            pl.lit(" ticket "),
+            pl.col("ticket_id"),
+            pl.lit(' "'),
+            quote(pl.col("subject"), 100),
+            pl.lit('" opened '),
+            iso(pl.col("opened_at")),
             pl.when(_is_open())
-            .then(pl.concat_str([pl.lit(", open "), days_between(as_of, pl.col("opened_at")).cast(pl.Utf8),
-                                 pl.lit(" days")]))
+            .then(
+                pl.concat_str(
+                    [
+                        pl.lit(", open "),
+                        days_between(as_of, pl.col("opened_at")).cast(pl.Utf8),
+                        pl.lit(" days"),
+                    ]
+                )
+            )
             .otherwise(pl.lit(", closed")),
             pl.when(pl.col("escalated").fill_null(False)).then(pl.lit(", escalated")).otherwise(pl.lit("")),
             pl.when(pl.col("sentiment").is_not_null())
-            .then(pl.concat_str([pl.lit(", sentiment "), pl.col("sentiment")])).otherwise(pl.lit("")),
+            .then(pl.concat_str([pl.lit(", sentiment "), pl.col("sentiment")]))
+            .otherwise(pl.lit("")),
         ]
     )
 
@@ -38,42 +51,62 @@ def support_volume_spike(ctx: Context) -> pl.DataFrame | None:
     if tickets is None:
         return None
     p = ctx.params("support_volume_spike")
-    window, base_days, ratio, min_count = int(p["window_days"]), int(p["baseline_days"]), float(p["ratio"]), int(
-        p["min_count"]
+    window, base_days, ratio, min_count = (
+        int(p["window_days"]),
+        int(p["baseline_days"]),
+        float(p["ratio"]),
+        int(p["min_count"]),
     )
     age = days_between(ctx.as_of, pl.col("opened_at"))
     counted = tickets.with_columns(
         (age < window).alias("recent"), ((age >= window) & (age < window + base_days)).alias("baseline")
     )
-    counts = counted.group_by("account_id").agg(
-        pl.col("recent").sum().alias("n_recent"), pl.col("baseline").sum().alias("n_base")
-    ).with_columns((pl.col("n_base") * 30.0 / base_days).alias("monthly_avg"))
-    # The k-th recent ticket is the one that made the count cross the line.
-    needed = pl.max_horizontal(
-        pl.lit(min_count), (pl.col("monthly_avg") * ratio).floor().cast(pl.Int64) + 1
+    counts = (
+        counted.group_by("account_id")
+        .agg(pl.col("recent").sum().alias("n_recent"), pl.col("baseline").sum().alias("n_base"))
+        .with_columns((pl.col("n_base") * 30.0 / base_days).alias("monthly_avg"))
     )
+    # The k-th recent ticket is the one that made the count cross the line.
+    needed = pl.max_horizontal(pl.lit(min_count), (pl.col("monthly_avg") * ratio).floor().cast(pl.Int64) + 1)
     fired = counts.filter((pl.col("n_recent") >= min_count) & (pl.col("n_recent") > pl.col("monthly_avg") * ratio))
     fired = fired.with_columns(needed.alias("needed"))
-    recent = counted.filter(pl.col("recent")).join(fired, on="account_id").sort("account_id", "opened_at",
-                                                                                  "ticket_id")
+    recent = counted.filter(pl.col("recent")).join(fired, on="account_id").sort("account_id", "opened_at", "ticket_id")
     recent = recent.with_columns(pl.int_range(1, pl.len() + 1).over("account_id").alias("rank"))
     crossing = recent.filter(pl.col("rank") == pl.col("needed")).select(
         "account_id", pl.col("opened_at").alias("detected")
     )
-    mix = recent.group_by("account_id", "priority").len().sort("priority").group_by("account_id").agg(
-        pl.concat_str([pl.col("priority").fill_null("P?"), pl.lit(":"), pl.col("len").cast(pl.Utf8)])
-        .str.join(" ").alias("mix")
+    mix = (
+        recent.group_by("account_id", "priority")
+        .len()
+        .sort("priority")
+        .group_by("account_id")
+        .agg(
+            pl.concat_str([pl.col("priority").fill_null("P?"), pl.lit(":"), pl.col("len").cast(pl.Utf8)])
+            .str.join(" ")
+            .alias("mix")
+        )
     )
     recent = recent.join(crossing, on="account_id").join(mix, on="account_id")
     summary = pl.concat_str(
         [
-            pl.col("n_recent").cast(pl.Utf8), pl.lit(f" tickets in the last {window} days vs a monthly average of "),
-            pl.col("monthly_avg").round(1).cast(pl.Utf8), pl.lit(f" over the prior {base_days} days ("),
-            pl.col("n_base").cast(pl.Utf8), pl.lit(" tickets); priority mix "), pl.col("mix"),
+            pl.col("n_recent").cast(pl.Utf8),
+            pl.lit(f" tickets in the last {window} days vs a monthly average of "),
+            pl.col("monthly_avg").round(1).cast(pl.Utf8),
+            pl.lit(f" over the prior {base_days} days ("),
+            pl.col("n_base").cast(pl.Utf8),
+            pl.lit(" tickets); priority mix "),
+            pl.col("mix"),
         ]
     )
-    return evidence(recent, detected=pl.col("detected"), ev_id=_ticket_id(), ev_text=_ticket_line(ctx.as_of),
-                    ev_date=pl.col("opened_at"), summary=summary, order=pl.col("rank"))
+    return evidence(
+        recent,
+        detected=pl.col("detected"),
+        ev_id=_ticket_id(),
+        ev_text=_ticket_line(ctx.as_of),
+        ev_date=pl.col("opened_at"),
+        summary=summary,
+        order=pl.col("rank"),
+    )
 
 
 def p1_escalation(ctx: Context) -> pl.DataFrame | None:
@@ -83,12 +116,17 @@ def p1_escalation(ctx: Context) -> pl.DataFrame | None:
     lookback = int(ctx.params("p1_escalation")["lookback_days"])
     recent = days_between(ctx.as_of, pl.col("opened_at")) <= lookback
     fired = tickets.filter(
-        (_is_open() & (pl.col("priority") == "P1"))
-        | (pl.col("escalated").fill_null(False) & (_is_open() | recent))
+        (_is_open() & (pl.col("priority") == "P1")) | (pl.col("escalated").fill_null(False) & (_is_open() | recent))
     ).sort("account_id", "opened_at")
     line = _ticket_line(ctx.as_of)
-    return evidence(fired, detected=pl.col("opened_at"), ev_id=_ticket_id(), ev_text=line,
-                    ev_date=pl.col("opened_at"), summary=line)
+    return evidence(
+        fired,
+        detected=pl.col("opened_at"),
+        ev_id=_ticket_id(),
+        ev_text=line,
+        ev_date=pl.col("opened_at"),
+        summary=line,
+    )
 
 
 def unresolved_support(ctx: Context) -> pl.DataFrame | None:
@@ -100,5 +138,11 @@ def unresolved_support(ctx: Context) -> pl.DataFrame | None:
         "account_id", "opened_at"
     )
     line = _ticket_line(ctx.as_of)
-    return evidence(fired, detected=pl.col("opened_at") + pl.duration(days=days + 1), ev_id=_ticket_id(),
-                    ev_text=line, ev_date=pl.col("opened_at"), summary=line)
+    return evidence(
+        fired,
+        detected=pl.col("opened_at") + pl.duration(days=days + 1),
+        ev_id=_ticket_id(),
+        ev_text=line,
+        ev_date=pl.col("opened_at"),
+        summary=line,
+    )

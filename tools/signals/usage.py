@@ -11,7 +11,14 @@ KEYS = ["account_id", "metric"]
 
 def _usage_id(date_col: str = "period_start") -> pl.Expr:
     return pl.concat_str(
-        [pl.lit("usage:"), pl.col("account_id"), pl.lit(":"), pl.col("metric"), pl.lit(":"), iso(pl.col(date_col))]
+        [
+            pl.lit("usage:"),
+            pl.col("account_id"),
+            pl.lit(":"),
+            pl.col("metric"),
+            pl.lit(":"),
+            iso(pl.col(date_col)),
+        ]
     )
 
 
@@ -24,9 +31,7 @@ def _ordered(ctx: Context) -> pl.DataFrame | None:
 
 def _pct(current: pl.Expr, base: pl.Expr) -> pl.Expr:
     change = ((current - base) / base * 100).round(0).cast(pl.Int64)
-    return pl.when(change >= 0).then(pl.concat_str([pl.lit("+"), change.cast(pl.Utf8)])).otherwise(
-        change.cast(pl.Utf8)
-    )
+    return pl.when(change >= 0).then(pl.concat_str([pl.lit("+"), change.cast(pl.Utf8)])).otherwise(change.cast(pl.Utf8))
 
 
 def usage_gradual_decline(ctx: Context) -> pl.DataFrame | None:
@@ -39,10 +44,14 @@ def usage_gradual_decline(ctx: Context) -> pl.DataFrame | None:
         pl.int_range(pl.len()).over(KEYS).alias("idx"),
         (pl.col("value") < pl.col("value").shift(1).over(KEYS)).fill_null(False).alias("declined"),
     )
-    runs = indexed.group_by(KEYS).agg(
-        pl.col("idx").filter(~pl.col("declined")).max().alias("base_idx"),
-        pl.col("idx").max().alias("last_idx"),
-    ).with_columns((pl.col("last_idx") - pl.col("base_idx")).alias("run"))
+    runs = (
+        indexed.group_by(KEYS)
+        .agg(
+            pl.col("idx").filter(~pl.col("declined")).max().alias("base_idx"),
+            pl.col("idx").max().alias("last_idx"),
+        )
+        .with_columns((pl.col("last_idx") - pl.col("base_idx")).alias("run"))
+    )
     fired = runs.filter(pl.col("run") >= periods)
     if fired.height == 0:
         return _empty(usage)
@@ -61,24 +70,58 @@ def usage_gradual_decline(ctx: Context) -> pl.DataFrame | None:
     )
     text = pl.concat_str(
         [
-            pl.col("metric"), pl.lit(" "), num(pl.col("value")), pl.lit(" for "), iso(pl.col("period_start")),
-            pl.lit(", baseline "), num(pl.col("base_value")), pl.lit(" for "), iso(pl.col("base_date")),
-            pl.lit(" ("), _pct(pl.col("value"), pl.col("base_value")), pl.lit("%), declined "),
-            pl.col("run").cast(pl.Utf8), pl.lit(" consecutive periods"),
+            pl.col("metric"),
+            pl.lit(" "),
+            num(pl.col("value")),
+            pl.lit(" for "),
+            iso(pl.col("period_start")),
+            pl.lit(", baseline "),
+            num(pl.col("base_value")),
+            pl.lit(" for "),
+            iso(pl.col("base_date")),
+            pl.lit(" ("),
+            _pct(pl.col("value"), pl.col("base_value")),
+            pl.lit("%), declined "),
+            pl.col("run").cast(pl.Utf8),
+            pl.lit(" consecutive periods"),
         ]
     )
     wide = wide.with_columns(text.alias("text"))
     base_rows = evidence(
-        wide, detected=pl.col("detected"),
-        ev_id=pl.concat_str([pl.lit("usage:"), pl.col("account_id"), pl.lit(":"), pl.col("metric"), pl.lit(":"),
-                             iso(pl.col("base_date"))]),
-        ev_text=pl.concat_str([pl.col("metric"), pl.lit(" "), num(pl.col("base_value")), pl.lit(" for "),
-                               iso(pl.col("base_date")), pl.lit(" (baseline, before the decline)")]),
-        ev_date=pl.col("base_date"), summary=pl.col("text"), order=pl.lit(1),
+        wide,
+        detected=pl.col("detected"),
+        ev_id=pl.concat_str(
+            [
+                pl.lit("usage:"),
+                pl.col("account_id"),
+                pl.lit(":"),
+                pl.col("metric"),
+                pl.lit(":"),
+                iso(pl.col("base_date")),
+            ]
+        ),
+        ev_text=pl.concat_str(
+            [
+                pl.col("metric"),
+                pl.lit(" "),
+                num(pl.col("base_value")),
+                pl.lit(" for "),
+                iso(pl.col("base_date")),
+                pl.lit(" (baseline, before the decline)"),
+            ]
+        ),
+        ev_date=pl.col("base_date"),
+        summary=pl.col("text"),
+        order=pl.lit(1),
     )
     last_rows = evidence(
-        wide, detected=pl.col("detected"), ev_id=_usage_id(), ev_text=pl.col("text"),
-        ev_date=pl.col("period_start"), summary=pl.col("text"), order=pl.lit(0),
+        wide,
+        detected=pl.col("detected"),
+        ev_id=_usage_id(),
+        ev_text=pl.col("text"),
+        ev_date=pl.col("period_start"),
+        summary=pl.col("text"),
+        order=pl.lit(0),
     )
     return pl.concat([last_rows, base_rows])
 
@@ -100,18 +143,46 @@ def usage_sudden_drop(ctx: Context) -> pl.DataFrame | None:
     )
     text = pl.concat_str(
         [
-            pl.col("metric"), pl.lit(" "), num(pl.col("prior_value")), pl.lit(" for "), iso(pl.col("prior_date")),
-            pl.lit(" → "), num(pl.col("value")), pl.lit(" for "), iso(pl.col("period_start")),
-            pl.lit(" ("), _pct(pl.col("value"), pl.col("prior_value")), pl.lit("% in one period)"),
+            pl.col("metric"),
+            pl.lit(" "),
+            num(pl.col("prior_value")),
+            pl.lit(" for "),
+            iso(pl.col("prior_date")),
+            pl.lit(" → "),
+            num(pl.col("value")),
+            pl.lit(" for "),
+            iso(pl.col("period_start")),
+            pl.lit(" ("),
+            _pct(pl.col("value"), pl.col("prior_value")),
+            pl.lit("% in one period)"),
         ]
     )
-    current = evidence(fired, detected=pl.col("period_start"), ev_id=_usage_id(), ev_text=text,
-                       ev_date=pl.col("period_start"), summary=text, order=pl.lit(0))
+    current = evidence(
+        fired,
+        detected=pl.col("period_start"),
+        ev_id=_usage_id(),
+        ev_text=text,
+        ev_date=pl.col("period_start"),
+        summary=text,
+        order=pl.lit(0),
+    )
     prior = evidence(
-        fired, detected=pl.col("period_start"), ev_id=_usage_id("prior_date"),
-        ev_text=pl.concat_str([pl.col("metric"), pl.lit(" "), num(pl.col("prior_value")), pl.lit(" for "),
-                               iso(pl.col("prior_date")), pl.lit(" (prior period)")]),
-        ev_date=pl.col("prior_date"), summary=text, order=pl.lit(1),
+        fired,
+        detected=pl.col("period_start"),
+        ev_id=_usage_id("prior_date"),
+        ev_text=pl.concat_str(
+            [
+                pl.col("metric"),
+                pl.lit(" "),
+                num(pl.col("prior_value")),
+                pl.lit(" for "),
+                iso(pl.col("prior_date")),
+                pl.lit(" (prior period)"),
+            ]
+        ),
+        ev_date=pl.col("prior_date"),
+        summary=text,
+        order=pl.lit(1),
     )
     return pl.concat([current, prior])
 
@@ -144,18 +215,37 @@ def adoption_plateau(ctx: Context) -> pl.DataFrame | None:
     )
     text = pl.concat_str(
         [
-            pl.col("metric"), pl.lit(" "), num(pl.col("value")), pl.lit(" for "), iso(pl.col("period_start")),
-            pl.lit(", below the "), pl.col("segment"), pl.lit(" segment median "), num(pl.col("median")),
-            pl.lit(" since "), iso(pl.col("below_since")), pl.lit(" ("),
-            days_between(ctx.as_of, pl.col("below_since")).cast(pl.Utf8), pl.lit(" days)"),
+            pl.col("metric"),
+            pl.lit(" "),
+            num(pl.col("value")),
+            pl.lit(" for "),
+            iso(pl.col("period_start")),
+            pl.lit(", below the "),
+            pl.col("segment"),
+            pl.lit(" segment median "),
+            num(pl.col("median")),
+            pl.lit(" since "),
+            iso(pl.col("below_since")),
+            pl.lit(" ("),
+            days_between(ctx.as_of, pl.col("below_since")).cast(pl.Utf8),
+            pl.lit(" days)"),
         ]
     )
     return evidence(
-        fired, detected=pl.col("below_since") + pl.duration(days=days), ev_id=_usage_id(), ev_text=text,
-        ev_date=pl.col("period_start"), summary=text,
+        fired,
+        detected=pl.col("below_since") + pl.duration(days=days),
+        ev_id=_usage_id(),
+        ev_text=text,
+        ev_date=pl.col("period_start"),
+        summary=text,
     )
 
 
 def _empty(frame: pl.DataFrame) -> pl.DataFrame:
-    return evidence(frame.head(0), detected=pl.col("period_start"), ev_id=pl.lit(""), ev_text=pl.lit(""),
-                    ev_date=pl.col("period_start"))
+    return evidence(
+        frame.head(0),
+        detected=pl.col("period_start"),
+        ev_id=pl.lit(""),
+        ev_text=pl.lit(""),
+        ev_date=pl.col("period_start"),
+    )
