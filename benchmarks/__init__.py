@@ -1,0 +1,1 @@
+"""One command each, printing figures; see README "Benchmarks"."""
