@@ -80,11 +80,15 @@ def main() -> None:
 
     sizes = [args.accounts // 4, args.accounts // 2, args.accounts] if args.scaling else [args.accounts]
     results = [measure(n, args.weeks, args.workdir, args.repeats) for n in sizes]
-    print(f"{'accounts':>9} {'rows':>11} {'load s':>7} {'detect s':>9} {'detect+rank s':>14} {'ns/row':>7} "
-          f"{'in queue':>9}")
+    print(
+        f"{'accounts':>9} {'rows':>11} {'load s':>7} {'detect s':>9} {'detect+rank s':>14} {'ns/row':>7} "
+        f"{'in queue':>9}"
+    )
     for r in results:
-        print(f"{r['accounts']:>9,} {r['rows']:>11,} {r['load_s']:>7} {r['detect_s']:>9} {r['detect_rank_s']:>14} "
-              f"{r['detect_rank_ns_per_row']:>7} {r['accounts_in_queue']:>9,}")
+        print(
+            f"{r['accounts']:>9,} {r['rows']:>11,} {r['load_s']:>7} {r['detect_s']:>9} {r['detect_rank_s']:>14} "
+            f"{r['detect_rank_ns_per_row']:>7} {r['accounts_in_queue']:>9,}"
+        )
     print(json.dumps(results[-1]))
 
 

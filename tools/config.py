@@ -78,6 +78,9 @@ class Config(BaseModel):
     as_of: date | None = None
     competitors: list[str] = Field(default_factory=list)
     cluster_window_days: int = Field(default=14, ge=1)
+    history_days: int = Field(
+        default=182, ge=30, description="how far back usage and health series are read for trends (days)"
+    )
     cluster_cap: float = 5.0
     score_cap: float = 6.5
     renewal_proximity: list[ProximityBand] = Field(

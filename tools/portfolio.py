@@ -283,7 +283,7 @@ def _physical_line(text: str, row_index: int) -> int:
     return row_index + 2
 
 
-def _read_raw(path: Path) -> tuple[pl.DataFrame, str]:
+def _read_raw(path: Path) -> pl.DataFrame:
     text = _decode(path)
     if not text.strip():
         raise located(path.name, 1, None, "the file is empty; expected a header row")
@@ -292,87 +292,113 @@ def _read_raw(path: Path) -> tuple[pl.DataFrame, str]:
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise located(path.name, None, None, f"cannot be parsed as CSV ({first})") from None
-    return frame, text
+    header = {c.strip(): c for c in frame.columns}
+    return frame.rename({v: k for k, v in header.items() if k != v})
 
 
-def _fail_at(spec: TableSpec, text: str, mask: pl.Series, column: str, message: str) -> InputError:
+def _fail_at(spec: TableSpec, path: Path, mask: pl.Series, column: str, message: str) -> InputError:
     row = int(mask.arg_true()[0])
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
     return located(spec.file, _physical_line(text, row), column, message)
 
 
-def _parse(spec: TableSpec, raw: pl.DataFrame, text: str) -> pl.DataFrame:
-    header = {c.strip(): c for c in raw.columns}
-    raw = raw.rename({v: k for k, v in header.items() if k != v})
-    for col in spec.columns:
-        if col.required and col.name not in raw.columns:
-            raise located(spec.file, 1, col.name, "required column is missing from the header")
-    # Trim whitespace; an empty cell is unknown (null).
+def _convert(spec: TableSpec, raw: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Slow path: every column read as text, converted with a located error for the first bad cell."""
     raw = raw.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in raw.columns)
-    exprs: list[pl.Expr] = []
+    converted: list[pl.Series] = []
     for col in spec.columns:
-        if col.name not in raw.columns:
-            exprs.append(pl.lit(None, dtype=_dtype(col.kind)).alias(col.name))
+        if col.name not in raw.columns or col.kind not in ("date", "float", "bool"):
             continue
         src = raw[col.name]
-        if col.required and src.null_count():
-            raise _fail_at(spec, text, src.is_null(), col.name, "required value is empty")
         if col.kind == "date":
             parsed = src.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-            bad = parsed.is_null() & src.is_not_null()
-            if bad.any():
-                value = src.filter(bad)[0]
-                raise _fail_at(spec, text, bad, col.name, f"'{value}' is not a date (expected YYYY-MM-DD)")
-            exprs.append(pl.lit(parsed).alias(col.name))
+            expected = "is not a date (expected YYYY-MM-DD)"
         elif col.kind == "float":
             parsed = src.str.replace_all(",", "").str.replace(r"^\$", "").cast(pl.Float64, strict=False)
-            bad = (parsed.is_null() | parsed.is_nan()) & src.is_not_null()
-            if bad.any():
-                value = src.filter(bad)[0]
-                raise _fail_at(spec, text, bad, col.name, f"'{value}' is not a number")
-            exprs.append(pl.lit(parsed).alias(col.name))
-        elif col.kind == "bool":
-            low = src.str.to_lowercase()
-            parsed = low.replace_strict(
-                {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False},
-                default=None,
-                return_dtype=pl.Boolean,
-            )
-            bad = parsed.is_null() & src.is_not_null()
-            if bad.any():
-                value = src.filter(bad)[0]
-                raise _fail_at(spec, text, bad, col.name, f"'{value}' is not true/false")
-            exprs.append(pl.lit(parsed).alias(col.name))
-        elif col.kind == "enum":
-            norm = src if col.name == "priority" else src.str.to_lowercase().str.replace_all(" ", "_")
+            parsed = parsed.fill_nan(None)
+            expected = "is not a number"
+        else:
+            parsed = src.str.to_lowercase().replace_strict(BOOLEANS, default=None, return_dtype=pl.Boolean)
+            expected = "is not true/false"
+        bad = parsed.is_null() & src.is_not_null()
+        if bad.any():
+            raise _fail_at(spec, path, bad, col.name, f"'{src.filter(bad)[0]}' {expected}")
+        converted.append(parsed.alias(col.name))
+    return raw.with_columns(converted)
+
+
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+# Free text is kept as written; identifiers and categories are trimmed so joins and checks are exact.
+FREE_TEXT = {"name", "goals", "subject", "body", "comment", "detail", "title", "text", "objection", "attendees"}
+
+
+def _fast_read(path: Path, spec: TableSpec) -> pl.DataFrame | None:
+    """Typed read for a well-formed file; None sends it down the slow path, which names the problem."""
+    data = path.read_bytes()
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")]))
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return None
+    if any(h != h.strip() for h in header) or len(set(header)) != len(header):
+        return None
+    typed = {c.name: _dtype(c.kind) for c in spec.columns if c.name in header and c.kind in ("date", "float", "bool")}
+    try:
+        frame = pl.read_csv(data, infer_schema=False, schema_overrides=typed)
+    except pl.exceptions.PolarsError:
+        return None
+    strings = [c for c, t in frame.schema.items() if t == pl.Utf8]
+    return frame.with_columns(
+        (pl.col(c) if c in FREE_TEXT else pl.col(c).str.strip_chars()).replace("", None) for c in strings
+    )
+
+
+def _validate(spec: TableSpec, frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Required columns and values, categories, unique ids; the spec's columns in order, extras after."""
+    for col in spec.columns:
+        if col.required and col.name not in frame.columns:
+            raise located(spec.file, 1, col.name, "required column is missing from the header")
+    exprs: list[pl.Expr] = []
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            exprs.append(pl.lit(None, dtype=_dtype(col.kind)).alias(col.name))
+            continue
+        src = frame[col.name]
+        if col.required and src.null_count():
+            raise _fail_at(spec, path, src.is_null(), col.name, "required value is empty")
+        if col.kind == "enum":
             if col.name == "priority":
                 norm = src.str.to_uppercase()
-            if col.name == "segment":
-                norm = norm.str.replace_all("_", "-")
+            else:
+                norm = src.str.to_lowercase().str.replace_all(" ", "_")
+                if col.name == "segment":
+                    norm = norm.str.replace_all("_", "-")
             bad = ~norm.is_in(list(col.choices)) & norm.is_not_null()
             if bad.any():
                 value = src.filter(bad)[0]
-                raise _fail_at(spec, text, bad, col.name, f"'{value}' is not one of {', '.join(col.choices)}")
-            exprs.append(pl.lit(norm).alias(col.name))
-        else:
-            exprs.append(pl.lit(src).alias(col.name))
+                raise _fail_at(spec, path, bad, col.name, f"'{value}' is not one of {', '.join(col.choices)}")
+            src = norm
+        exprs.append(pl.lit(src).alias(col.name))
     known = {c.name for c in spec.columns}
-    extras = [c for c in raw.columns if c not in known]
-    frame = raw.select(exprs) if not extras else pl.concat([raw.select(exprs), raw.select(extras)], how="horizontal")
+    extras = [c for c in frame.columns if c not in known]
+    out = (
+        frame.select(exprs) if not extras else pl.concat([frame.select(exprs), frame.select(extras)], how="horizontal")
+    )
     # Keep numeric component columns of health scores numeric (they are evidence of what moved).
     if spec.name == "health_scores":
         for c in extras:
-            as_num = frame[c].cast(pl.Float64, strict=False)
-            if as_num.null_count() == frame[c].null_count():
-                frame = frame.with_columns(as_num.alias(c))
+            as_num = out[c].cast(pl.Float64, strict=False)
+            if as_num.null_count() == out[c].null_count():
+                out = out.with_columns(as_num.alias(c))
     if spec.id_column:
-        dup = frame[spec.id_column].is_duplicated()
+        ids = out[spec.id_column]
+        dup = ids.is_duplicated()
         if dup.any():
-            ids = frame[spec.id_column]
             first = ids.filter(dup)[0]
             second = (ids == first).arg_true()[1]
-            mask = pl.Series([False] * frame.height).scatter(second, True)
-            raise _fail_at(spec, text, mask, spec.id_column, f"duplicate id '{first}'")
-    return frame
+            mask = pl.Series([False] * out.height).scatter(second, True)
+            raise _fail_at(spec, path, mask, spec.id_column, f"duplicate id '{first}'")
+    return out
 
 
 def _dtype(kind: Kind) -> type[pl.DataType]:
@@ -380,16 +406,20 @@ def _dtype(kind: Kind) -> type[pl.DataType]:
 
 
 def _load_table(root: Path, spec: TableSpec) -> pl.DataFrame:
-    raw, text = _read_raw(root / spec.file)
-    return _parse(spec, raw, text)
+    path = root / spec.file
+    frame = _fast_read(path, spec)
+    if frame is None:
+        frame = _convert(spec, _read_raw(path), path)
+    return _validate(spec, frame, path)
 
 
 def _check_accounts(spec: TableSpec, frame: pl.DataFrame, known: pl.Series, root: Path) -> None:
     unknown = ~frame["account_id"].is_in(known.implode())
     if unknown.any():
-        text = (root / spec.file).read_text(encoding="utf-8-sig")
         value = frame["account_id"].filter(unknown)[0]
-        raise _fail_at(spec, text, unknown, "account_id", f"unknown account '{value}' (not in accounts.csv)")
+        raise _fail_at(
+            spec, root / spec.file, unknown, "account_id", f"unknown account '{value}' (not in accounts.csv)"
+        )
 
 
 def _as_of_view(name: str, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:

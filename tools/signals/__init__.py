@@ -103,43 +103,51 @@ def _table_reason(signal_id: str, portfolio: Portfolio, config: Config) -> str |
     return None
 
 
-def _per_account_gaps(portfolio: Portfolio, config: Config, skip: set[str]) -> dict[str, list[str]]:
+def _per_account_gaps(portfolio: Portfolio, config: Config, skip: set[str], since: date) -> dict[str, list[str]]:
     """Signals an account's own data cannot decide (the file exists, but has no rows for it)."""
     ids = portfolio.accounts.select("account_id")
     gaps: list[pl.DataFrame] = []
 
-    def lacking(table: str, rows: pl.DataFrame | None, reason: str, signals: tuple[str, ...]) -> None:
-        if rows is None:
-            return
-        absent = ids.join(rows.select("account_id").unique(), on="account_id", how="anti")
+    def lacking(present: pl.DataFrame, reason: str, signals: tuple[str, ...]) -> None:
+        absent = ids.join(present, on="account_id", how="anti")
         for s in signals:
             if s not in skip and absent.height:
                 gaps.append(absent.with_columns(pl.lit(f"{s}: {reason}").alias("reason")))
 
     health_rows = portfolio.table("health_scores")
-    lacking(
-        "health_scores",
-        health_rows,
-        "no health scores for this account",
-        ("health_below_threshold", "health_rapid_decline"),
-    )
+    if health_rows is not None:
+        recent = health_rows.filter(pl.col("date") >= since).select("account_id").unique()
+        lacking(
+            recent,
+            f"no health score since {since.isoformat()} for this account",
+            ("health_below_threshold", "health_rapid_decline"),
+        )
     usage_rows = portfolio.table("usage")
-    lacking("usage", usage_rows, "no usage rows for this account", ("usage_gradual_decline", "usage_sudden_drop"))
     if usage_rows is not None:
         metric = str(config.params("adoption_plateau")["metric"])
+        per_account = (
+            usage_rows.filter(pl.col("period_start") >= since)
+            .group_by("account_id")
+            .agg((pl.col("metric") == metric).any().alias("has_metric"))
+        )
         lacking(
-            "usage",
-            usage_rows.filter(pl.col("metric") == metric),
-            f"no {metric} usage rows for this account",
+            per_account.select("account_id"),
+            f"no usage rows since {since.isoformat()} for this account",
+            ("usage_gradual_decline", "usage_sudden_drop"),
+        )
+        lacking(
+            per_account.filter("has_metric").select("account_id"),
+            f"no {metric} usage rows since {since.isoformat()} for this account",
             ("adoption_plateau",),
         )
     contact_frames = [
-        f.select("account_id") for f in (portfolio.table("meetings"), portfolio.table("emails")) if f is not None
+        f.select("account_id").unique()
+        for f in (portfolio.table("meetings"), portfolio.table("emails"))
+        if f is not None
     ]
     if contact_frames:
         lacking(
-            "meetings",
-            pl.concat(contact_frames),
+            pl.concat(contact_frames).unique(),
             "no meetings or emails on record for this account",
             ("stakeholder_silence",),
         )
@@ -175,5 +183,5 @@ def detect(portfolio: Portfolio, config: Config, as_of: date, only: set[str] | N
         as_of=as_of,
         signals=signals,
         not_evaluated=global_gaps,
-        not_evaluated_by_account=_per_account_gaps(portfolio, config, skipped),
+        not_evaluated_by_account=_per_account_gaps(portfolio, config, skipped, ctx.since),
     )

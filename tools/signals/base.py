@@ -9,7 +9,8 @@ account. None means "not evaluated" (the table it needs is absent).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -34,10 +35,67 @@ class Context:
     def params(self, signal_id: str) -> dict[str, Any]:
         return self.config.params(signal_id)
 
+    @cached_property
+    def usage_series(self) -> pl.DataFrame | None:
+        """Usage rows of the last `history_days`, ordered by (account, metric, period) in one integer sort.
+
+        Adds `idx` (row position), `first`/`last` (series boundaries) and `prior_value`/`prior_date` (the
+        previous period of the same series), so the usage detectors need no per-group windows.
+        """
+        usage = self.table("usage")
+        if usage is None:
+            return None
+        since = self.as_of - timedelta(days=self.config.history_days)
+        recent = usage.filter(pl.col("period_start") >= since).select("account_id", "metric", "period_start", "value")
+        ordered = ordered_series(recent, ["account_id", "metric"], "period_start")
+        first = pl.col("first")
+        return ordered.with_columns(
+            pl.when(first).then(None).otherwise(pl.col("value").shift(1)).alias("prior_value"),
+            pl.when(first).then(None).otherwise(pl.col("period_start").shift(1)).alias("prior_date"),
+        )
+
+    @property
+    def since(self) -> date:
+        """Start of the history window."""
+        return self.as_of - timedelta(days=self.config.history_days)
+
     @property
     def segments(self) -> pl.DataFrame:
         """account_id → segment (unknown segments form their own group)."""
         return self.portfolio.accounts.select("account_id", pl.col("segment").fill_null("unknown").alias("segment"))
+
+
+def ordered_series(frame: pl.DataFrame, keys: list[str], date_col: str) -> pl.DataFrame:
+    """Rows sorted by `keys` then `date_col`, plus `idx`, `first` and `last` marking series boundaries:
+    the cheap alternative to per-group window functions on string keys.
+
+    Keys become categorical codes packed with the day into one int64, so the sort is a single integer
+    sort (several times faster than a multi-column sort on 10M rows). Codes need not follow alphabetical
+    order: only that each series is contiguous and dated in order.
+    """
+    codes = frame.select(
+        *[pl.col(k).cast(pl.Categorical).to_physical().cast(pl.Int64).alias(f"_c{i}") for i, k in enumerate(keys)],
+        (pl.col(date_col).cast(pl.Int32).cast(pl.Int64) + (1 << 23)).alias("_day"),
+    )
+    spans = codes.select(pl.all().min().name.suffix("_min"), pl.all().max().name.suffix("_max")).row(0, named=True)
+    series = pl.lit(0, pl.Int64)
+    bits = 0
+    for i in range(len(keys)):
+        low, high = spans[f"_c{i}_min"] or 0, spans[f"_c{i}_max"] or 0
+        width = max(int(high - low).bit_length(), 1)
+        series = series * (1 << width) + (pl.col(f"_c{i}") - low)
+        bits += width
+    with_series = pl.concat([frame, codes], how="horizontal").with_columns(series.alias("series"))
+    if bits + 24 <= 62:
+        out = with_series.sort(pl.col("series") * (1 << 24) + pl.col("_day"))
+    else:
+        out = with_series.sort(["series", "_day"])
+    first = (pl.col("series") != pl.col("series").shift(1)).fill_null(True)
+    return out.drop([f"_c{i}" for i in range(len(keys))] + ["_day"]).with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("idx"),
+        first.alias("first"),
+        first.shift(-1).fill_null(True).alias("last"),
+    )
 
 
 def num(expr: pl.Expr, decimals: int = 1) -> pl.Expr:

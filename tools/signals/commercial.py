@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import polars as pl
 
@@ -18,11 +19,13 @@ def competitor_pattern(names: list[str]) -> str:
 
 
 def competitor_mention(ctx: Context) -> pl.DataFrame | None:
+    lookback = int(ctx.params("competitor_mention")["lookback_days"])
+    since = ctx.as_of - timedelta(days=lookback)
     sources: list[pl.DataFrame] = []
     tickets, notes, surveys = ctx.table("tickets"), ctx.table("notes"), ctx.table("surveys")
     if tickets is not None:
         sources.append(
-            tickets.select(
+            tickets.filter(pl.col("opened_at") >= since).select(
                 "account_id",
                 pl.col("opened_at").alias("date"),
                 pl.concat_str([pl.lit("ticket:"), pl.col("ticket_id")]).alias("ev_id"),
@@ -33,16 +36,13 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
         )
     if notes is not None:
         sources.append(
-            notes.select(
-                "account_id",
-                "date",
-                pl.concat_str([pl.lit("note:"), pl.col("note_id")]).alias("ev_id"),
-                "text",
+            notes.filter(pl.col("date") >= since).select(
+                "account_id", "date", pl.concat_str([pl.lit("note:"), pl.col("note_id")]).alias("ev_id"), "text"
             )
         )
     if surveys is not None:
         sources.append(
-            surveys.filter(pl.col("comment").is_not_null()).select(
+            surveys.filter(pl.col("comment").is_not_null() & (pl.col("date") >= since)).select(
                 "account_id",
                 "date",
                 pl.concat_str(
@@ -61,8 +61,7 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
     if not sources:
         return None
     names = [n for n in ctx.config.competitors if n.strip()]
-    lookback = int(ctx.params("competitor_mention")["lookback_days"])
-    texts = pl.concat(sources).filter(days_between(ctx.as_of, pl.col("date")) <= lookback)
+    texts = pl.concat(sources)
     if not names:
         return texts.head(0).pipe(_shape)
     pattern = competitor_pattern(names)
@@ -70,8 +69,10 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
     # Up to 70 characters either side of the first mention (character-based, so any script is safe).
     context = rf"(?is)(.{{0,70}}){escaped}(.{{0,100}})"
     flat = pl.col("text").fill_null("").str.replace_all(r"\s+", " ")
+    # A cheap whole-word test first; the context extraction runs on the few texts that mention a name.
     hits = (
-        texts.with_columns(flat.alias("flat"))
+        texts.filter(pl.col("text").str.contains(pattern))
+        .with_columns(flat.alias("flat"))
         .with_columns(pl.col("flat").str.extract_groups(context).alias("m"))
         .with_columns(
             pl.col("m").struct.field("1").alias("before"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tools.signals.base import Context, days_between, evidence, iso, num
+from tools.signals.base import Context, days_between, evidence, iso, num, ordered_series
 
 BASE_COLUMNS = {"account_id", "date", "score"}
 
@@ -22,7 +22,11 @@ def health_below_threshold(ctx: Context) -> pl.DataFrame | None:
     if health is None:
         return None
     threshold = float(ctx.params("health_below_threshold")["threshold"])
-    latest = health.sort("account_id", "date").group_by("account_id", maintain_order=True).last()
+    # A score older than the history window is stale: it neither fires nor clears (see not_evaluated).
+    recent = health.filter(pl.col("date") >= ctx.since)
+    latest = recent.filter(pl.col("date") == pl.col("date").max().over("account_id")).unique(
+        "account_id", keep="last", maintain_order=True
+    )
     fired = latest.filter(pl.col("score") < threshold)
     comps = _components(fired)
     breakdown = (
@@ -55,13 +59,18 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
         return None
     p = ctx.params("health_rapid_decline")
     window, points, lookback = int(p["window_days"]), float(p["points"]), int(p["lookback_days"])
-    ordered = health.sort("account_id", "date")
-    windowed = ordered.with_columns(
-        pl.col("score")
-        .rolling_max_by("date", window_size=f"{window}d", closed="both")
-        .over("account_id")
-        .alias("window_max")
-    )
+    recent = health.filter(days_between(ctx.as_of, pl.col("date")) <= lookback + window)
+    ordered = ordered_series(recent, ["account_id"], "date")
+    # The highest score in the `window` days before each row: up to window+1 earlier rows of the same
+    # series (exact with at most one score per day, the usual export).
+    highs = [
+        pl.when(
+            (pl.col("series").shift(k) == pl.col("series"))
+            & (days_between(pl.col("date"), pl.col("date").shift(k)) <= window)
+        ).then(pl.col("score").shift(k))
+        for k in range(1, window + 2)
+    ]
+    windowed = ordered.with_columns(pl.max_horizontal(pl.col("score"), *highs).alias("window_max"))
     drops = windowed.filter(
         (pl.col("window_max") - pl.col("score") > points) & (days_between(ctx.as_of, pl.col("date")) <= lookback)
     )
@@ -69,7 +78,7 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
         return _empty_from(ordered)
     # The latest qualifying drop per account, paired with the high score it fell from.
     latest = drops.group_by("account_id").agg(pl.all().sort_by("date").last())
-    comps = _components(ordered)
+    comps = _components(recent)
     earlier = ordered.select(
         "account_id",
         pl.col("date").alias("from_date"),

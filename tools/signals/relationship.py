@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tools.signals.base import Context, days_between, evidence, iso, num, quote
+from tools.signals.base import Context, days_between, evidence, iso, num, ordered_series, quote
 
 SPONSOR_ROLES = ("champion", "executive_sponsor")
 
@@ -42,21 +42,15 @@ def survey_decline(ctx: Context) -> pl.DataFrame | None:
     p = ctx.params("survey_decline")
     pct, drop, lookback = float(p["percentile"]), float(p["drop"]), int(p["lookback_days"])
     keys = ["account_id", "kind"]
-    # Several respondents on one day count as one reading: their mean.
-    daily = (
-        surveys.group_by([*keys, "date"])
-        .agg(pl.col("score").mean(), pl.col("comment").drop_nulls().first())
-        .sort([*keys, "date"])
-    )
+    # Several respondents on one day count as one reading: their mean (and the first comment given).
+    daily = surveys.group_by([*keys, "date"]).agg(pl.col("score").mean(), pl.col("comment").drop_nulls().first())
+    ordered = ordered_series(daily, keys, "date")
     latest = (
-        daily.group_by(keys)
-        .agg(
-            pl.col("date").last(),
-            pl.col("score").last(),
-            pl.col("comment").last(),
-            pl.col("date").shift(1).last().alias("prior_date"),
-            pl.col("score").shift(1).last().alias("prior_score"),
+        ordered.with_columns(
+            pl.when(pl.col("first")).then(None).otherwise(pl.col("date").shift(1)).alias("prior_date"),
+            pl.when(pl.col("first")).then(None).otherwise(pl.col("score").shift(1)).alias("prior_score"),
         )
+        .filter(pl.col("last"))
         .join(ctx.segments, on="account_id", how="left")
     )
     bench = latest.group_by("segment", "kind").agg(pl.col("score").quantile(pct, "linear").alias("benchmark"))
@@ -315,21 +309,12 @@ def stakeholder_silence(ctx: Context) -> pl.DataFrame | None:
         contacts.append(
             meetings.filter((pl.col("status") == "held") & _involves_stakeholder("attendee_roles")).select(
                 "account_id",
-                pl.col("date"),
-                pl.concat_str([pl.lit("meeting:"), pl.col("meeting_id")]).alias("ev_id"),
-                pl.concat_str(
-                    [
-                        pl.lit("last held meeting "),
-                        pl.col("meeting_id"),
-                        pl.lit(" ("),
-                        pl.col("kind").fill_null("meeting"),
-                        pl.lit(") on "),
-                        iso(pl.col("date")),
-                        pl.when(pl.col("attendees").is_not_null())
-                        .then(pl.concat_str([pl.lit(" with "), pl.col("attendees")]))
-                        .otherwise(pl.lit("")),
-                    ]
-                ).alias("line"),
+                "date",
+                pl.lit("meeting").alias("source"),
+                pl.col("meeting_id").alias("source_id"),
+                pl.col("kind").fill_null("meeting").alias("kind"),
+                pl.col("attendees").alias("who"),
+                pl.lit(None, pl.Utf8).alias("role"),
             )
         )
     if emails is not None:
@@ -337,37 +322,61 @@ def stakeholder_silence(ctx: Context) -> pl.DataFrame | None:
             emails.filter((pl.col("direction") == "inbound") & _involves_stakeholder("contact_role")).select(
                 "account_id",
                 pl.col("sent_at").alias("date"),
-                pl.concat_str([pl.lit("email:"), pl.col("email_id")]).alias("ev_id"),
-                pl.concat_str(
-                    [
-                        pl.lit("last inbound email "),
-                        pl.col("email_id"),
-                        pl.lit(" on "),
-                        iso(pl.col("sent_at")),
-                        pl.when(pl.col("contact_name").is_not_null())
-                        .then(pl.concat_str([pl.lit(" from "), pl.col("contact_name")]))
-                        .otherwise(pl.lit("")),
-                        pl.when(pl.col("contact_role").is_not_null())
-                        .then(pl.concat_str([pl.lit(" ("), pl.col("contact_role"), pl.lit(")")]))
-                        .otherwise(pl.lit("")),
-                    ]
-                ).alias("line"),
+                pl.lit("email").alias("source"),
+                pl.col("email_id").alias("source_id"),
+                pl.lit("email").alias("kind"),
+                pl.col("contact_name").alias("who"),
+                pl.col("contact_role").alias("role"),
             )
         )
-    last = pl.concat(contacts).sort("account_id", "date", "ev_id").group_by("account_id").last()
-    fired = last.filter(days_between(ctx.as_of, pl.col("date")) >= days)
+    everything = pl.concat(contacts)
+    # The latest contact per account first (cheap); text only for the accounts that are silent.
+    last = everything.group_by("account_id").agg(pl.col("date").max())
+    silent = last.filter(days_between(ctx.as_of, pl.col("date")) >= days)
+    fired = (
+        everything.join(silent, on=["account_id", "date"])
+        .sort("account_id", "source", "source_id")
+        .group_by("account_id", maintain_order=True)
+        .last()
+    )
+    line = pl.concat_str(
+        [
+            pl.when(pl.col("source") == "meeting")
+            .then(
+                pl.concat_str(
+                    [pl.lit("last held meeting "), pl.col("source_id"), pl.lit(" ("), pl.col("kind"), pl.lit(")")]
+                )
+            )
+            .otherwise(pl.concat_str([pl.lit("last inbound email "), pl.col("source_id")])),
+            pl.lit(" on "),
+            iso(pl.col("date")),
+            pl.when(pl.col("who").is_not_null())
+            .then(
+                pl.concat_str(
+                    [
+                        pl.when(pl.col("source") == "meeting").then(pl.lit(" with ")).otherwise(pl.lit(" from ")),
+                        pl.col("who"),
+                    ]
+                )
+            )
+            .otherwise(pl.lit("")),
+            pl.when(pl.col("role").is_not_null())
+            .then(pl.concat_str([pl.lit(" ("), pl.col("role"), pl.lit(")")]))
+            .otherwise(pl.lit("")),
+        ]
+    )
     summary = pl.concat_str(
         [
             pl.lit("no meeting held and no inbound email from champion or sponsor for "),
             days_between(ctx.as_of, pl.col("date")).cast(pl.Utf8),
             pl.lit(" days; "),
-            pl.col("line"),
+            line,
         ]
     )
     return evidence(
         fired,
         detected=pl.col("date") + pl.duration(days=days),
-        ev_id=pl.col("ev_id"),
+        ev_id=pl.concat_str([pl.col("source"), pl.lit(":"), pl.col("source_id")]),
         ev_text=summary,
         ev_date=pl.col("date"),
         summary=summary,

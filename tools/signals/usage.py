@@ -1,4 +1,8 @@
-"""Usage signals: gradual decline, sudden drop, adoption plateau."""
+"""Usage signals: gradual decline, sudden drop, adoption plateau.
+
+All three read `Context.usage_series`: the last `history_days` of usage, sorted once by series
+(account, metric) and period, with the prior period alongside each row.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,11 @@ import polars as pl
 
 from tools.signals.base import Context, days_between, evidence, iso, num
 
-KEYS = ["account_id", "metric"]
-
 
 def _usage_id(date_col: str = "period_start") -> pl.Expr:
     return pl.concat_str(
-        [
-            pl.lit("usage:"),
-            pl.col("account_id"),
-            pl.lit(":"),
-            pl.col("metric"),
-            pl.lit(":"),
-            iso(pl.col(date_col)),
-        ]
+        [pl.lit("usage:"), pl.col("account_id"), pl.lit(":"), pl.col("metric"), pl.lit(":"), iso(pl.col(date_col))]
     )
-
-
-def _ordered(ctx: Context) -> pl.DataFrame | None:
-    usage = ctx.table("usage")
-    if usage is None:
-        return None
-    return usage.select("account_id", "metric", "period_start", "value").sort("account_id", "metric", "period_start")
 
 
 def _pct(current: pl.Expr, base: pl.Expr) -> pl.Expr:
@@ -35,38 +23,24 @@ def _pct(current: pl.Expr, base: pl.Expr) -> pl.Expr:
 
 
 def usage_gradual_decline(ctx: Context) -> pl.DataFrame | None:
-    usage = _ordered(ctx)
-    if usage is None:
+    series = ctx.usage_series
+    if series is None:
         return None
     periods = int(ctx.params("usage_gradual_decline")["periods"])
-    # Per (account, metric): the index of the last period that did not decline; the trailing run after it.
-    indexed = usage.with_columns(
-        pl.int_range(pl.len()).over(KEYS).alias("idx"),
-        (pl.col("value") < pl.col("value").shift(1).over(KEYS)).fill_null(False).alias("declined"),
+    # The first row of a series never declines, so a forward fill of "last non-declining row" stays in-series.
+    declined = (pl.col("value") < pl.col("prior_value")).fill_null(False)
+    marked = series.with_columns(
+        pl.when(~declined).then(pl.col("idx")).otherwise(None).forward_fill().alias("base_idx")
+    ).with_columns((pl.col("idx") - pl.col("base_idx")).alias("run"))
+    ends = marked.filter(pl.col("last") & (pl.col("run") >= periods))
+    if ends.height == 0:
+        return _empty(series)
+    base = series.select(pl.col("period_start").alias("base_date"), pl.col("value").alias("base_value")).gather(
+        ends["base_idx"]
     )
-    runs = (
-        indexed.group_by(KEYS)
-        .agg(
-            pl.col("idx").filter(~pl.col("declined")).max().alias("base_idx"),
-            pl.col("idx").max().alias("last_idx"),
-        )
-        .with_columns((pl.col("last_idx") - pl.col("base_idx")).alias("run"))
-    )
-    fired = runs.filter(pl.col("run") >= periods)
-    if fired.height == 0:
-        return _empty(usage)
-    rows = indexed.join(fired, on=KEYS).filter(
-        (pl.col("idx") == pl.col("base_idx"))
-        | (pl.col("idx") == pl.col("last_idx"))
-        | (pl.col("idx") == pl.col("base_idx") + periods)
-    )
-    wide = rows.group_by(KEYS).agg(
-        pl.col("period_start").filter(pl.col("idx") == pl.col("base_idx")).first().alias("base_date"),
-        pl.col("value").filter(pl.col("idx") == pl.col("base_idx")).first().alias("base_value"),
-        pl.col("period_start").filter(pl.col("idx") == pl.col("last_idx")).first().alias("period_start"),
-        pl.col("value").filter(pl.col("idx") == pl.col("last_idx")).first().alias("value"),
-        pl.col("period_start").filter(pl.col("idx") == pl.col("base_idx") + periods).first().alias("detected"),
-        pl.col("run").first(),
+    detected = series.select(pl.col("period_start").alias("detected")).gather(ends["base_idx"] + periods)
+    wide = pl.concat(
+        [ends.select("account_id", "metric", "period_start", "value", "run"), base, detected], how="horizontal"
     )
     text = pl.concat_str(
         [
@@ -90,16 +64,7 @@ def usage_gradual_decline(ctx: Context) -> pl.DataFrame | None:
     base_rows = evidence(
         wide,
         detected=pl.col("detected"),
-        ev_id=pl.concat_str(
-            [
-                pl.lit("usage:"),
-                pl.col("account_id"),
-                pl.lit(":"),
-                pl.col("metric"),
-                pl.lit(":"),
-                iso(pl.col("base_date")),
-            ]
-        ),
+        ev_id=_usage_id("base_date"),
         ev_text=pl.concat_str(
             [
                 pl.col("metric"),
@@ -127,16 +92,12 @@ def usage_gradual_decline(ctx: Context) -> pl.DataFrame | None:
 
 
 def usage_sudden_drop(ctx: Context) -> pl.DataFrame | None:
-    usage = _ordered(ctx)
-    if usage is None:
+    series = ctx.usage_series
+    if series is None:
         return None
     p = ctx.params("usage_sudden_drop")
     threshold, lookback = float(p["threshold"]), int(p["lookback_days"])
-    paired = usage.with_columns(
-        pl.col("value").shift(1).over(KEYS).alias("prior_value"),
-        pl.col("period_start").shift(1).over(KEYS).alias("prior_date"),
-    )
-    fired = paired.filter(
+    fired = series.filter(
         (days_between(ctx.as_of, pl.col("period_start")) <= lookback)
         & (pl.col("prior_value") > 0)
         & ((pl.col("prior_value") - pl.col("value")) / pl.col("prior_value") > threshold)
@@ -188,31 +149,36 @@ def usage_sudden_drop(ctx: Context) -> pl.DataFrame | None:
 
 
 def adoption_plateau(ctx: Context) -> pl.DataFrame | None:
-    usage = _ordered(ctx)
-    if usage is None:
+    series = ctx.usage_series
+    if series is None:
         return None
     p = ctx.params("adoption_plateau")
     metric, days = str(p["metric"]), int(p["days"])
-    series = usage.filter(pl.col("metric") == metric).join(ctx.segments, on="account_id", how="left")
-    if series.height == 0:
-        return _empty(usage)
-    latest = series.group_by("account_id").agg(pl.all().sort_by("period_start").last())
-    medians = latest.group_by("segment").agg(pl.col("value").median().alias("median"))
-    marked = series.join(medians, on="segment").with_columns((pl.col("value") < pl.col("median")).alias("below"))
-    per_account = marked.group_by("account_id").agg(
-        pl.col("period_start").filter(~pl.col("below")).max().alias("last_at_or_above"),
-        pl.col("period_start").min().alias("first_period"),
-        pl.all().sort_by("period_start").last(),
+    # Re-number the filtered rows so positions can be gathered; boundaries carry over (whole series kept).
+    rows = (
+        series.filter(pl.col("metric") == metric)
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("idx"))
+        .join(ctx.segments, on="account_id", how="left", maintain_order="left")
     )
-    start = (
-        marked.join(per_account.select("account_id", "last_at_or_above"), on="account_id")
-        .filter(pl.col("last_at_or_above").is_null() | (pl.col("period_start") > pl.col("last_at_or_above")))
-        .group_by("account_id")
-        .agg(pl.col("period_start").min().alias("below_since"))
+    if rows.height == 0:
+        return _empty(series)
+    medians = rows.filter(pl.col("last")).group_by("segment").agg(pl.col("value").median().alias("median"))
+    rows = rows.join(medians, on="segment", how="left", maintain_order="left").with_columns(
+        (pl.col("value") < pl.col("median")).alias("below")
     )
-    fired = per_account.join(start, on="account_id").filter(
-        pl.col("below") & (days_between(ctx.as_of, pl.col("below_since")) >= days)
+    # Position of the last row at or above the median; before a series' first row when it never was.
+    rows = rows.with_columns(
+        pl.when(~pl.col("below"))
+        .then(pl.col("idx"))
+        .when(pl.col("first"))
+        .then(pl.col("idx") - 1)
+        .otherwise(None)
+        .forward_fill()
+        .alias("above_idx")
     )
+    ends = rows.filter(pl.col("last") & pl.col("below"))
+    since = rows.select(pl.col("period_start").alias("below_since")).gather(ends["above_idx"] + 1)
+    fired = pl.concat([ends, since], how="horizontal").filter(days_between(ctx.as_of, pl.col("below_since")) >= days)
     text = pl.concat_str(
         [
             pl.col("metric"),
