@@ -134,11 +134,14 @@ def _with_probability(frame: pl.DataFrame, signals: pl.DataFrame, config: Config
     )
 
 
-def probability_for_quiet_account(config: Config) -> float | None:
-    """Churn probability of an account with no active signal (intercept only)."""
+def probability_for_quiet_account(config: Config, temporal_adjustment: float) -> float | None:
+    """Churn probability of an account with no active signal: intercept and renewal proximity only."""
     if config.calibration is None:
         return None
-    return 1.0 / (1.0 + math.exp(-config.calibration.intercept))
+    logit = config.calibration.intercept + config.calibration.weights.get("temporal_adjustment", 0.0) * (
+        temporal_adjustment
+    )
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 def _urgency_and_routes(signal_ids: list[str], cluster_size: int) -> tuple[str, list[str]]:
@@ -264,7 +267,7 @@ def assess_account(portfolio: Portfolio, config: Config, as_of: date, account_id
     health = latest_health(portfolio).filter(pl.col("account_id") == account_id)
     days = (account.renewal_date - as_of).days
     adjustment = config.proximity_adjustment(days)
-    probability = probability_for_quiet_account(config)
+    probability = probability_for_quiet_account(config, adjustment)
     return QueueEntry(
         account_id=account.account_id,
         account_name=account.name,

@@ -6,6 +6,8 @@ Chosen by `--home`, else `RISKBRIEF_HOME`, else `./.riskbrief` (spec/interface.m
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _override: Path | None = None
@@ -32,3 +34,19 @@ def sqlite_path(name: str) -> Path:
 def chroma_path() -> Path:
     """The persistent Chroma folder inside the workspace."""
     return home() / "chroma"
+
+
+def current_override() -> Path | None:
+    """The folder set by `set_home`, if any."""
+    return _override
+
+
+@contextmanager
+def using(path: Path) -> Iterator[Path]:
+    """Use `path` as the workspace inside the block, then restore the previous one."""
+    previous = _override
+    set_home(path)
+    try:
+        yield home()
+    finally:
+        set_home(previous)
