@@ -219,7 +219,7 @@ def latest_health(portfolio: Portfolio) -> pl.DataFrame:
     health = portfolio.table("health_scores")
     if health is None:
         return portfolio.accounts.select("account_id", pl.lit(None, pl.Float64).alias("health_score"))
-    return health.sort("date").group_by("account_id").agg(pl.col("score").last().alias("health_score"))
+    return health.group_by("account_id").agg(pl.col("score").get(pl.col("date").arg_max()).alias("health_score"))
 
 
 def account_frame(portfolio: Portfolio) -> pl.DataFrame:
