@@ -719,7 +719,8 @@ def usage_rows(accounts: list[Account]) -> list[Row]:
         series = _healthy_series(a, r, len(periods))
         if a.id == "A-017":
             for metric, tail in TECHSTART_USAGE.items():
-                series[metric][-len(tail) :] = [float(v) for v in tail]
+                values = list(tail)  # type: ignore[call-overload]
+                series[metric][-len(values) :] = [float(v) for v in values]
         if "usage_gradual_decline" in a.signals and a.id != "A-017":
             for metric in ("dau", "wau", "sessions"):
                 _decline(series[metric], 5, r)

@@ -1,0 +1,702 @@
+"""The risk brief (spec/brief.md): the draft a drafter writes, the brief a reviewer sees, and how one
+becomes the other.
+
+Two models on purpose. `BriefDraft` is the only thing a model (or the offline drafter) writes: prose,
+the cause classification and option choices, each citing evidence ids. `RiskBrief` is the contract
+(`brief --format json`): account facts, scores and signals are copied from the tools, never produced
+by a model; owners and timings come from the options catalogue.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Literal, cast
+
+from pydantic import BaseModel, Field
+
+from tools.models import QueueEntry, RiskLevel, Signal
+from tools.registry import REGISTRY
+from tools.verify import EvidenceRecord, VerificationReport, find_injections
+
+RiskCategory = Literal[
+    "adoption/value",
+    "relationship/stakeholder",
+    "support/product",
+    "commercial/financial",
+    "competitive",
+    "renewal/contract",
+]
+RISK_CATEGORIES: tuple[RiskCategory, ...] = (
+    "adoption/value",
+    "relationship/stakeholder",
+    "support/product",
+    "commercial/financial",
+    "competitive",
+    "renewal/contract",
+)
+
+ActionKind = Literal[
+    "usage_review",
+    "enablement_session",
+    "success_plan_refresh",
+    "champion_check_in",
+    "stakeholder_mapping",
+    "executive_outreach",
+    "support_escalation_review",
+    "product_feedback_loop",
+    "billing_follow_up",
+    "commercial_review",
+    "competitive_response",
+    "renewal_strategy_call",
+    "monitor",
+]
+
+
+class CatalogueEntry(BaseModel):
+    """An allowed next-action option: who owns it, when, and whether it touches the customer or budget."""
+
+    kind: ActionKind
+    title: str
+    owner: str
+    timing: str
+    customer_facing: bool
+    affects_budget: bool = False
+
+
+def _entry(
+    kind: ActionKind, title: str, owner: str, timing: str, customer: bool, budget: bool = False
+) -> CatalogueEntry:
+    return CatalogueEntry(
+        kind=kind, title=title, owner=owner, timing=timing, customer_facing=customer, affects_budget=budget
+    )
+
+
+ACTION_CATALOGUE: dict[str, CatalogueEntry] = {
+    e.kind: e
+    for e in (
+        _entry("usage_review", "Review the usage trend with the champion", "csm", "within 5 business days", True),
+        _entry("enablement_session", "Offer a training or enablement session", "csm", "within 2 weeks", True),
+        _entry(
+            "success_plan_refresh",
+            "Re-anchor the success plan to the customer's goals",
+            "csm",
+            "before the next QBR",
+            True,
+        ),
+        _entry("champion_check_in", "Check-in call with the champion", "csm", "within 3 business days", True),
+        _entry(
+            "stakeholder_mapping",
+            "Map current stakeholders and find a new champion (internal)",
+            "csm",
+            "within 1 week",
+            False,
+        ),
+        _entry(
+            "executive_outreach",
+            "Executive-to-executive outreach to the sponsor",
+            "cs_leadership",
+            "within 1 week",
+            True,
+        ),
+        _entry(
+            "support_escalation_review",
+            "Review open and escalated tickets with the support lead (internal)",
+            "support_lead",
+            "within 2 business days",
+            False,
+        ),
+        _entry(
+            "product_feedback_loop",
+            "Take the recurring product issues to product management (internal)",
+            "product_manager",
+            "within 2 weeks",
+            False,
+        ),
+        _entry("billing_follow_up", "Follow up on the overdue invoices", "finance", "within 1 week", True),
+        _entry(
+            "commercial_review",
+            "Review commercial terms or a save offer with the account executive",
+            "account_executive",
+            "before the renewal negotiation",
+            False,
+            True,
+        ),
+        _entry(
+            "competitive_response",
+            "Prepare a competitive value comparison (internal)",
+            "csm",
+            "within 1 week",
+            False,
+        ),
+        _entry(
+            "renewal_strategy_call",
+            "Internal renewal strategy call with the account executive",
+            "cs_manager",
+            "within 1 week",
+            False,
+        ),
+        _entry("monitor", "Monitor: re-check the signals at the next digest", "csm", "next weekly digest", False),
+    )
+}
+
+# Preferred options per category, best first; the drafter and the prompt both read this.
+OPTIONS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
+    "adoption/value": ("usage_review", "enablement_session", "success_plan_refresh"),
+    "relationship/stakeholder": ("champion_check_in", "stakeholder_mapping", "executive_outreach"),
+    "support/product": ("support_escalation_review", "product_feedback_loop", "champion_check_in"),
+    "commercial/financial": ("billing_follow_up", "renewal_strategy_call", "commercial_review"),
+    "competitive": ("competitive_response", "champion_check_in", "executive_outreach"),
+    "renewal/contract": ("renewal_strategy_call", "success_plan_refresh", "commercial_review"),
+}
+
+# Signal id -> the risk category it points at (the registry is the one source).
+SIGNAL_CATEGORY: dict[str, RiskCategory] = {
+    sid: cast(RiskCategory, spec.risk_category)
+    for sid, spec in REGISTRY.items()
+    if spec.risk_category in RISK_CATEGORIES
+}
+
+LIMITS = [
+    "Detection confidence is high: a signal is present or not.",
+    "Prioritisation confidence is medium: weights are defaults until calibrated against outcomes.",
+    "Causal inference is low: signals are correlations; suspected causes need confirming.",
+    "Clustering assumes independent signals: signals with one root cause can overstate severity.",
+]
+
+
+# ----------------------------------------------------------------------------- what a drafter writes
+
+
+class CauseDraft(BaseModel):
+    """A cause as a drafter states it."""
+
+    cause: str = Field(description="one sentence; quote evidence text in double quotes, never paraphrase it")
+    evidence_ids: list[str] = Field(description="ids of the evidence that states or suggests this cause")
+    what_would_confirm: str | None = Field(
+        description="for a suspected cause: what would confirm or rule it out; null for a confirmed cause"
+    )
+
+
+class OptionChoice(BaseModel):
+    """A next-action option chosen from the catalogue."""
+
+    kind: ActionKind = Field(description="one of the allowed option kinds")
+    why: str = Field(description="why this option, in one sentence, citing the evidence")
+    evidence_ids: list[str] = Field(description="ids of the evidence behind the option")
+
+
+class BriefDraft(BaseModel):
+    """What a drafter produces: prose, cause classification and option choices, each citing evidence ids.
+
+    Numbers, signals and account facts are not here: the brief copies them from the tools.
+    """
+
+    summary: str = Field(description="2-3 sentences on the risk, anchored to the customer's goals")
+    summary_evidence_ids: list[str] = Field(description="evidence ids the summary relies on")
+    risk_category: RiskCategory = Field(description="the most likely risk category")
+    confirmed_causes: list[CauseDraft] = Field(
+        description="causes stated by the customer or a record (ticket, objection, survey comment, quote)"
+    )
+    suspected_causes: list[CauseDraft] = Field(description="causes inferred from patterns or CSM guesses")
+    next_action_options: list[OptionChoice] = Field(description="2 or 3 options from the catalogue")
+    assumptions: list[str] = Field(description="assumptions the draft makes that nobody has verified")
+
+
+# ------------------------------------------------------------------------------------ the brief itself
+
+
+class AccountBlock(BaseModel):
+    """Account facts, copied from the portfolio and the signal engine."""
+
+    account_id: str
+    name: str
+    arr: float
+    days_to_renewal: int
+    renewal_date: str | None = None
+    health_score: float | None = None
+    csm_owner: str | None = None
+    segment: str | None = None
+    goals: str | None = None
+    as_of: str
+
+
+class Cause(BaseModel):
+    """A confirmed or suspected cause with the evidence behind it."""
+
+    cause: str
+    evidence_ids: list[str] = Field(min_length=1)
+    what_would_confirm: str | None = None
+
+
+class Flag(BaseModel):
+    """Something the reviewer must not miss."""
+
+    kind: Literal["stakeholder_silence", "unresolved_support", "shared_root_cause", "ignored_instruction"]
+    detail: str
+    signals: list[str] = Field(default_factory=list)
+    evidence_ids: list[str] = Field(default_factory=list)
+    check: str | None = Field(default=None, description="how a reviewer can settle it")
+
+
+class Assumption(BaseModel):
+    """An assumption the brief rests on; an unverified one stops the brief from being ready."""
+
+    statement: str
+    verified: bool = False
+    how_to_verify: str | None = None
+
+
+class ActionOption(BaseModel):
+    """A recommended next-action option (options only: nothing happens before approval)."""
+
+    number: int
+    kind: ActionKind
+    title: str
+    why: str
+    owner: str
+    timing: str
+    customer_facing: bool
+    affects_budget: bool
+    evidence_ids: list[str] = Field(default_factory=list)
+    needs_approval_from: str | None = None
+
+
+class ReviewTask(BaseModel):
+    """The CSM review task created once the brief is approved."""
+
+    title: str
+    assignee: str
+    reviewer_role: Literal["csm", "cs_manager"]
+    due: str
+    checklist: list[str]
+
+
+class MeasurementEvent(BaseModel):
+    """The event logged when the review is decided; outcome fields are filled in later."""
+
+    event: Literal["risk_review"] = "risk_review"
+    account_id: str
+    risk_level: RiskLevel
+    signals: list[str]
+    logged_fields: list[str] = Field(
+        default_factory=lambda: [
+            "account_id",
+            "signals",
+            "risk_level",
+            "reviewer",
+            "decision",
+            "triage",
+            "action_taken",
+            "created_at",
+            "decided_at",
+        ]
+    )
+    outcome_fields: list[str] = Field(
+        default_factory=lambda: ["responded", "saved", "churned", "false_positive", "unresolved_reason"]
+    )
+
+
+class DrafterInfo(BaseModel):
+    """Which drafter wrote the prose, whether a fallback happened and why, and what the model cost."""
+
+    name: Literal["offline", "model"] = "offline"
+    model: str | None = None
+    prompt_version: str | None = None
+    fallback: bool = False
+    fallback_reason: str | None = None
+    repaired: bool = False
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class IgnoredText(BaseModel):
+    """Instruction-like text found in the evidence and ignored: it is data, never an instruction."""
+
+    evidence_id: str
+    text: str
+
+
+class RiskBrief(BaseModel):
+    """One account's risk brief: the JSON contract of `riskbrief brief --format json`."""
+
+    schema_version: Literal[1] = 1
+    account: AccountBlock
+    risk_level: RiskLevel
+    risk_score: float
+    base_score: float
+    temporal_adjustment: float
+    cluster_amplification: bool
+    cluster_signals: list[str]
+    handoff_urgency: str
+    routed_to: list[str]
+    risk_category: RiskCategory
+    summary: str
+    summary_evidence_ids: list[str]
+    signals: list[Signal]
+    confirmed_causes: list[Cause]
+    suspected_causes: list[Cause]
+    flags: list[Flag]
+    ignored_instructions: list[IgnoredText]
+    assumptions: list[Assumption]
+    missing_data: list[str]
+    next_action_options: list[ActionOption]
+    review_task: ReviewTask
+    measurement_event: MeasurementEvent
+    limits: list[str]
+    status: Literal["ready", "not ready"]
+    stop_reasons: list[str]
+    drafter: DrafterInfo
+    verification: VerificationReport
+    evidence: list[EvidenceRecord] = Field(description="the evidence this brief cites, quoted in full")
+
+
+# Fields a reviewer may change with `review decide --edit FILE`; the rest come from the tools.
+EDITABLE_FIELDS = (
+    "summary",
+    "risk_category",
+    "confirmed_causes",
+    "suspected_causes",
+    "assumptions",
+    "next_action_options",
+    "flags",
+)
+
+
+# ------------------------------------------------------------------------------------------ assembly
+
+_SILENCE = ("stakeholder_silence", "no_reply_streak", "declined_meetings", "champion_departure", "sponsor_change")
+_SUPPORT = ("unresolved_support", "p1_escalation")
+_USAGE = ("usage_sudden_drop", "usage_gradual_decline", "adoption_plateau")
+_DUE_DAYS = {"immediate": 0, "same_day": 0, "next_business_day": 1, "weekly": 7}
+
+
+def account_block(entry: QueueEntry, as_of: date, segment: str | None, goals: str | None) -> AccountBlock:
+    return AccountBlock(
+        account_id=entry.account_id,
+        name=entry.account_name,
+        arr=entry.arr,
+        days_to_renewal=entry.days_to_renewal,
+        renewal_date=entry.renewal_date,
+        health_score=entry.health_score,
+        csm_owner=entry.csm_owner,
+        segment=segment or entry.segment,
+        goals=goals,
+        as_of=as_of.isoformat(),
+    )
+
+
+def brief_facts(account: AccountBlock, entry: QueueEntry) -> list[str]:
+    """Tool-provided statements: prose may use their figures without citing evidence."""
+    facts = [
+        f"account {account.name} ({account.account_id})",
+        f"ARR {account.arr:g}",
+        f"{account.days_to_renewal} days to renewal",
+        f"as of {account.as_of}",
+        f"risk level {entry.risk_level}",
+        f"risk score {entry.risk_score:g}",
+        f"{len(entry.active_signals)} active signals",
+    ]
+    if account.renewal_date:
+        facts.append(f"renewal date {account.renewal_date}")
+    if account.health_score is not None:
+        facts.append(f"health score {account.health_score:g}")
+    if account.csm_owner:
+        facts.append(f"CSM owner {account.csm_owner}")
+    if account.segment:
+        facts.append(f"segment {account.segment}")
+    if account.goals:
+        facts.append(f"customer goals: {account.goals}")
+    facts += [
+        f"{s.signal} (severity {s.severity}, first detected {s.first_detected}): {s.summary}"
+        for s in entry.active_signals
+    ]
+    return facts
+
+
+def category_scores(signals: list[Signal]) -> dict[str, int]:
+    """Severity summed per risk category; the drafter and evals rank categories by it."""
+    scores: dict[str, int] = dict.fromkeys(RISK_CATEGORIES, 0)
+    for s in signals:
+        category = SIGNAL_CATEGORY.get(s.signal)
+        if category:
+            scores[category] += s.severity
+    return scores
+
+
+def _days_apart(a: str, b: str) -> int:
+    return abs((date.fromisoformat(a[:10]) - date.fromisoformat(b[:10])).days)
+
+
+def detect_flags(signals: list[Signal], evidence: dict[str, EvidenceRecord]) -> list[Flag]:
+    """Stakeholder silence, unresolved support, signals that may share a root cause, injected text."""
+    by_id = {s.signal: s for s in signals}
+    flags: list[Flag] = []
+    silent = [by_id[s] for s in _SILENCE if s in by_id]
+    if silent:
+        flags.append(
+            Flag(
+                kind="stakeholder_silence",
+                detail="; ".join(s.summary or s.signal for s in silent),
+                signals=[s.signal for s in silent],
+                evidence_ids=[e.id for s in silent for e in s.evidence][:6],
+            )
+        )
+    support = [by_id[s] for s in _SUPPORT if s in by_id]
+    if support:
+        flags.append(
+            Flag(
+                kind="unresolved_support",
+                detail="; ".join(s.summary or s.signal for s in support),
+                signals=[s.signal for s in support],
+                evidence_ids=[e.id for s in support for e in s.evidence][:6],
+            )
+        )
+    usage = [by_id[s] for s in _USAGE if s in by_id]
+    tickets = [by_id[s] for s in ("support_volume_spike", "p1_escalation") if s in by_id]
+    pairs = [(u, t) for u in usage for t in tickets if _days_apart(u.first_detected, t.first_detected) <= 14]
+    if pairs:
+        names = sorted({p.signal for pair in pairs for p in pair})
+        flags.append(
+            Flag(
+                kind="shared_root_cause",
+                detail=(
+                    f"{' and '.join(names)} started within 14 days of each other: one problem (an outage, a "
+                    "broken release) may drive both, so clustering may overstate severity"
+                ),
+                signals=names,
+                check="check whether they started with the same incident (release notes, outage log, ticket subjects)",
+            )
+        )
+    relationship = [s for s in silent if s.signal in ("stakeholder_silence", "no_reply_streak", "declined_meetings")]
+    if len(relationship) >= 2:
+        flags.append(
+            Flag(
+                kind="shared_root_cause",
+                detail=(
+                    f"{' and '.join(s.signal for s in relationship)} may all reflect one disengaged contact, "
+                    "not separate problems"
+                ),
+                signals=[s.signal for s in relationship],
+                check="check who declined and who went quiet: one contact or several",
+            )
+        )
+    for record in evidence.values():
+        injected = find_injections(record.text)
+        if injected:
+            flags.append(
+                Flag(
+                    kind="ignored_instruction",
+                    detail=f"instruction-like text in {record.id} was ignored: "
+                    + " ".join(f'"{t[:160]}"' for t in injected),
+                    evidence_ids=[record.id],
+                )
+            )
+    return flags
+
+
+def _options(draft: BriefDraft, csm_owner: str | None) -> list[ActionOption]:
+    options = []
+    for n, choice in enumerate(draft.next_action_options, start=1):
+        entry = ACTION_CATALOGUE[choice.kind]
+        # A CSM reviewer approves CSM-owned actions; others' budget or customer actions need their owner.
+        needs = entry.owner if entry.owner != "csm" and (entry.customer_facing or entry.affects_budget) else None
+        options.append(
+            ActionOption(
+                number=n,
+                kind=choice.kind,
+                title=entry.title,
+                why=choice.why,
+                owner=csm_owner if entry.owner == "csm" and csm_owner else entry.owner,
+                timing=entry.timing,
+                customer_facing=entry.customer_facing,
+                affects_budget=entry.affects_budget,
+                evidence_ids=choice.evidence_ids,
+                needs_approval_from=needs,
+            )
+        )
+    return options
+
+
+def stop_reasons(
+    missing_data: list[str], assumptions: list[Assumption], options: list[ActionOption], report: VerificationReport
+) -> list[str]:
+    """The stop rules of spec/brief.md: any reason makes the brief "not ready"."""
+    reasons = [f"missing data: {m}" for m in missing_data]
+    reasons += [f"unverified assumption: {a.statement}" for a in assumptions if not a.verified]
+    for option in options:
+        if option.needs_approval_from:
+            effect = "budget" if option.affects_budget else "the customer"
+            reasons.append(
+                f"option {option.number} ({option.kind}) affects {effect} and needs "
+                f"{option.needs_approval_from}'s approval"
+            )
+    if not report.passed:
+        reasons.append("verification failed: " + ", ".join(report.codes()))
+    return reasons
+
+
+def assemble_brief(
+    *,
+    entry: QueueEntry,
+    account: AccountBlock,
+    draft: BriefDraft,
+    evidence: dict[str, EvidenceRecord],
+    drafter: DrafterInfo,
+    report: VerificationReport,
+    extra_assumptions: list[Assumption] | None = None,
+) -> RiskBrief:
+    """Build the brief: tool facts and signals copied in, the draft's prose and choices mapped on top."""
+    flags = detect_flags(entry.active_signals, evidence)
+    assumptions = [Assumption(statement=a) for a in draft.assumptions] + list(extra_assumptions or [])
+    for flag in flags:
+        if flag.kind == "shared_root_cause":
+            assumptions.append(
+                Assumption(
+                    statement=f"{' and '.join(flag.signals)} are treated as separate signals when clustering",
+                    how_to_verify=flag.check,
+                )
+            )
+    options = _options(draft, account.csm_owner)
+    missing = list(entry.not_evaluated)
+    as_of = date.fromisoformat(account.as_of)
+    escalation = entry.risk_level == "critical" or "champion_departure" in {s.signal for s in entry.active_signals}
+    task = ReviewTask(
+        title=f"Review the risk brief for {account.name} ({account.account_id})",
+        assignee=account.csm_owner or "unassigned",
+        reviewer_role="cs_manager" if escalation else "csm",
+        due=(as_of + timedelta(days=_DUE_DAYS.get(entry.handoff_urgency, 1))).isoformat(),
+        checklist=[
+            "Check each signal's evidence",
+            "Confirm or rule out the suspected causes",
+            "Choose a triage outcome and at most one option",
+        ],
+    )
+    cited = {
+        i
+        for i in [
+            *draft.summary_evidence_ids,
+            *(i for c in draft.confirmed_causes + draft.suspected_causes for i in c.evidence_ids),
+            *(i for o in draft.next_action_options for i in o.evidence_ids),
+            *(i for f in flags for i in f.evidence_ids),
+        ]
+    }
+    reasons = stop_reasons(missing, assumptions, options, report)
+    return RiskBrief(
+        account=account,
+        risk_level=entry.risk_level,
+        risk_score=entry.risk_score,
+        base_score=entry.base_score,
+        temporal_adjustment=entry.temporal_adjustment,
+        cluster_amplification=entry.cluster_amplification,
+        cluster_signals=entry.cluster_signals,
+        handoff_urgency=entry.handoff_urgency,
+        routed_to=entry.routed_to,
+        risk_category=draft.risk_category,
+        summary=draft.summary,
+        summary_evidence_ids=draft.summary_evidence_ids,
+        signals=entry.active_signals,
+        confirmed_causes=[Cause(**c.model_dump()) for c in draft.confirmed_causes if c.evidence_ids],
+        suspected_causes=[Cause(**c.model_dump()) for c in draft.suspected_causes if c.evidence_ids],
+        flags=flags,
+        ignored_instructions=[
+            IgnoredText(evidence_id=f.evidence_ids[0], text=f.detail) for f in flags if f.kind == "ignored_instruction"
+        ],
+        assumptions=assumptions,
+        missing_data=missing,
+        next_action_options=options,
+        review_task=task,
+        measurement_event=MeasurementEvent(
+            account_id=account.account_id,
+            risk_level=entry.risk_level,
+            signals=[s.signal for s in entry.active_signals],
+        ),
+        limits=LIMITS,
+        status="not ready" if reasons else "ready",
+        stop_reasons=reasons,
+        drafter=drafter,
+        verification=report,
+        evidence=[evidence[i] for i in sorted(cited) if i in evidence],
+    )
+
+
+# ------------------------------------------------------------------------------------------ markdown
+
+
+def _money(value: float) -> str:
+    return f"${value / 1000:,.0f}K" if value >= 1000 else f"${value:,.0f}"
+
+
+def _cites(ids: list[str]) -> str:
+    return " [" + ", ".join(ids) + "]" if ids else ""
+
+
+def to_markdown(brief: RiskBrief) -> str:
+    """The brief for people."""
+    a = brief.account
+    lines = [
+        f"# Risk brief: {a.name} ({a.account_id})",
+        "",
+        f"**{brief.risk_level.upper()}** risk, score {brief.risk_score:g} · category **{brief.risk_category}** · "
+        f"status **{brief.status}** · as of {a.as_of}",
+        "",
+        f"ARR {_money(a.arr)} · renews in {a.days_to_renewal} days"
+        + (f" ({a.renewal_date})" if a.renewal_date else "")
+        + (f" · health {a.health_score:g}" if a.health_score is not None else " · health unknown")
+        + f" · CSM {a.csm_owner or 'unassigned'}",
+    ]
+    if a.goals:
+        lines += ["", f"Customer goals: {a.goals}"]
+    lines += ["", "## Summary", brief.summary + _cites(brief.summary_evidence_ids), "", "## Signals"]
+    for s in brief.signals:
+        lines.append(f"- **{s.signal}** (severity {s.severity}, since {s.first_detected}): {s.summary}")
+        lines += [f"  - `{e.id}` {e.text}" for e in s.evidence[:4]]
+        if len(s.evidence) > 4:
+            lines.append(f"  - … {len(s.evidence) - 4} more")
+    if brief.cluster_amplification:
+        lines.append(f"- clustered: {', '.join(brief.cluster_signals)}")
+    lines += ["", "## Confirmed causes"]
+    lines += [f"- {c.cause}{_cites(c.evidence_ids)}" for c in brief.confirmed_causes] or ["- none confirmed"]
+    lines += ["", "## Suspected causes"]
+    for c in brief.suspected_causes:
+        lines.append(f"- {c.cause}{_cites(c.evidence_ids)}")
+        if c.what_would_confirm:
+            lines.append(f"  - would confirm: {c.what_would_confirm}")
+    if not brief.suspected_causes:
+        lines.append("- none")
+    if brief.flags:
+        lines += ["", "## Flags"] + [f"- {f.kind}: {f.detail}" for f in brief.flags]
+    lines += ["", "## Next-action options (nothing happens before approval)"]
+    for o in brief.next_action_options:
+        approval = f" · needs {o.needs_approval_from}'s approval" if o.needs_approval_from else ""
+        lines.append(f"{o.number}. **{o.title}** ({o.kind}) · owner {o.owner} · {o.timing}{approval}")
+        lines.append(f"   why: {o.why}{_cites(o.evidence_ids)}")
+    lines += ["", "## Assumptions"]
+    lines += [
+        f"- {'verified' if x.verified else 'unverified'}: {x.statement}"
+        + (f" (verify: {x.how_to_verify})" if x.how_to_verify else "")
+        for x in brief.assumptions
+    ] or ["- none"]
+    lines += ["", "## Missing data"] + ([f"- {m}" for m in brief.missing_data] or ["- none"])
+    t = brief.review_task
+    lines += [
+        "",
+        "## Review",
+        f"- task on approval: {t.title} · {t.assignee} · due {t.due} · reviewer: {t.reviewer_role}",
+        f"- measurement event: {brief.measurement_event.event} ({', '.join(brief.measurement_event.logged_fields)})",
+        f"- status: {brief.status}",
+    ]
+    lines += [f"  - stop: {r}" for r in brief.stop_reasons]
+    d = brief.drafter
+    drafter = f"{d.name}" + (f" ({d.model}, prompt {d.prompt_version})" if d.model else "")
+    if d.fallback:
+        drafter += f"; fell back to the offline drafter: {d.fallback_reason}"
+    v = brief.verification
+    lines += [
+        f"- drafter: {drafter}",
+        f"- verification: {'passed' if v.passed else 'failed'} ({v.checked_statements} statements, "
+        f"{v.cited_ids} cited ids)",
+    ]
+    lines += [f"  - {f.code} at {f.where}: {f.message}" for f in v.failures]
+    lines += ["", "## Limits"] + [f"- {x}" for x in brief.limits]
+    return "\n".join(lines) + "\n"

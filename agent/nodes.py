@@ -1,0 +1,432 @@
+"""One function per node. Each reads the state and the injected context and returns a partial update."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from agent import review
+from agent.brief import (
+    ACTION_CATALOGUE,
+    SIGNAL_CATEGORY,
+    AccountBlock,
+    BriefDraft,
+    DrafterInfo,
+    RiskBrief,
+    account_block,
+    assemble_brief,
+    brief_facts,
+)
+from agent.config import AgentContext
+from agent.drafter import draft_offline
+from agent.llm import ModelReply, draft_with_model, repair_with_model
+from agent.state import State
+from tools.config import Config, load_config
+from tools.errors import DependencyError, InputError
+from tools.models import QueueEntry
+from tools.portfolio import Portfolio, load_portfolio
+from tools.scoring import assess_account
+from tools.verify import (
+    EvidenceRecord,
+    VerificationFailure,
+    VerificationReport,
+    evidence_kind,
+    invalid_draft_report,
+    verify_draft,
+)
+
+# Retrieval queries per risk family: what a CSM would look for in notes and tickets.
+_QUERIES = {
+    "general": "why the customer is unhappy: complaints, objections, budget, renewal concerns",
+    "adoption/value": "users stopped using the product, low adoption, not getting value",
+    "support/product": "bugs, outages, slow support, frustrated with tickets",
+    "relationship/stakeholder": "champion or sponsor left, no reply, meetings declined, reorganisation",
+    "competitive": "evaluating a competitor or alternative product",
+    "commercial/financial": "budget cuts, pricing, invoices, payment",
+    "renewal/contract": "renewal objection, contract terms, stalled negotiation",
+}
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _portfolio(data_dir: str, as_of: str | None) -> Portfolio:
+    """The portfolio as of a date, loaded once per process while its files are unchanged."""
+    files = tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(data_dir).glob("*.csv")) if p.is_file()
+    )
+    return _load_portfolio(data_dir, as_of, files)
+
+
+@lru_cache(maxsize=4)
+def _load_portfolio(data_dir: str, as_of: str | None, files: tuple[tuple[str, int, int], ...]) -> Portfolio:
+    # `files` is only part of the cache key: an edited CSV means a fresh load.
+    return load_portfolio(Path(data_dir), date.fromisoformat(as_of) if as_of else None)
+
+
+def _config(state: State) -> Config:
+    return load_config(Path(state.data_dir), Path(state.config_file) if state.config_file else None)
+
+
+def _rows(portfolio: Portfolio, table: str, account_id: str) -> list[dict[str, Any]]:
+    frame = portfolio.table(table)
+    if frame is None:
+        return []
+    return frame.filter(pl.col("account_id") == account_id).to_dicts()
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, date) else (str(value) if value is not None else None)
+
+
+def _text(*parts: Any) -> str:
+    return "\n".join(str(p) for p in parts if p not in (None, ""))
+
+
+def account_records(portfolio: Portfolio, account_id: str) -> dict[str, EvidenceRecord]:
+    """The account's text records, as-of filtered, worded so the verifier can tell what confirms a cause."""
+    records: list[EvidenceRecord] = []
+    for t in _rows(portfolio, "tickets", account_id):
+        flags = ", ".join(
+            x
+            for x in (
+                t.get("priority"),
+                t.get("status"),
+                t.get("sentiment"),
+                "escalated" if t.get("escalated") else None,
+            )
+            if x
+        )
+        records.append(
+            EvidenceRecord(
+                id=f"ticket:{t['ticket_id']}",
+                kind="ticket",
+                date=_iso(t["opened_at"]),
+                account_id=account_id,
+                text=_text(
+                    f"ticket opened {_iso(t['opened_at'])} ({flags})",
+                    f"subject: {t.get('subject') or ''}",
+                    t.get("body"),
+                ),
+            )
+        )
+    for n in _rows(portfolio, "notes", account_id):
+        records.append(
+            EvidenceRecord(
+                id=f"note:{n['note_id']}",
+                kind="note",
+                date=_iso(n["date"]),
+                account_id=account_id,
+                text=_text(f"note by {n['author']}:" if n.get("author") else None, n["text"]),
+            )
+        )
+    for o in _rows(portfolio, "opportunities", account_id):
+        if o.get("objection"):
+            records.append(
+                EvidenceRecord(
+                    id=f"opportunity:{o['opportunity_id']}",
+                    kind="opportunity",
+                    date=_iso(o["stage_entered_on"]),
+                    account_id=account_id,
+                    text=_text(
+                        f"{o['kind']} opportunity, stage {o['stage']} since {_iso(o['stage_entered_on'])}",
+                        f"objection: {o['objection']}",
+                    ),
+                )
+            )
+    for s in _rows(portfolio, "surveys", account_id):
+        if s.get("comment"):
+            day = _iso(s["date"])
+            records.append(
+                EvidenceRecord(
+                    id=f"survey:{account_id}:{day}:{s['kind']}",
+                    kind="survey",
+                    date=day,
+                    account_id=account_id,
+                    text=_text(
+                        f"{s['kind']} {s['score']:g} on {day}"
+                        + (f" from {s['respondent']}" if s.get("respondent") else ""),
+                        f"comment: {s['comment']}",
+                    ),
+                )
+            )
+    for e in _rows(portfolio, "emails", account_id):
+        if e.get("subject"):
+            who = (
+                f" {'from' if e['direction'] == 'inbound' else 'to'} {e['contact_name']}"
+                if e.get("contact_name")
+                else ""
+            )
+            records.append(
+                EvidenceRecord(
+                    id=f"email:{e['email_id']}",
+                    kind="email",
+                    date=_iso(e["sent_at"]),
+                    account_id=account_id,
+                    text=_text(f"{e['direction']} email{who} on {_iso(e['sent_at'])}", f"subject: {e['subject']}"),
+                )
+            )
+    return {r.id: r for r in records}
+
+
+def _known_names(portfolio: Portfolio, config: Config) -> list[str]:
+    names: set[str] = set(config.competitors)
+    columns = {
+        "contact_events": "contact_name",
+        "emails": "contact_name",
+        "notes": "author",
+        "surveys": "respondent",
+    }
+    for table, column in columns.items():
+        frame = portfolio.table(table)
+        if frame is not None and column in frame.columns:
+            names.update(v for v in frame[column].drop_nulls().unique().to_list() if v)
+    names.update(v for v in portfolio.accounts["name"].to_list() if v)
+    if "csm_owner" in portfolio.accounts.columns:
+        names.update(v for v in portfolio.accounts["csm_owner"].drop_nulls().unique().to_list() if v)
+    return sorted(names)
+
+
+def _entry(state: State) -> QueueEntry:
+    return QueueEntry.model_validate(state.assessment)
+
+
+def _evidence(state: State) -> dict[str, EvidenceRecord]:
+    return {k: EvidenceRecord.model_validate(v) for k, v in state.evidence.items()}
+
+
+def _facts(state: State) -> list[str]:
+    return brief_facts(AccountBlock.model_validate(state.account), _entry(state))
+
+
+def _reply_update(info: DrafterInfo, reply: ModelReply, *, repair: bool) -> dict[str, Any]:
+    info = info.model_copy()
+    info.model_calls += 1
+    info.input_tokens += reply.input_tokens
+    info.output_tokens += reply.output_tokens
+    info.prompt_version = reply.prompt_version
+    info.repaired = info.repaired or repair
+    return {
+        "draft": reply.draft.model_dump(mode="json") if reply.draft else None,
+        "draft_error": None if reply.draft else {"kind": "invalid", "message": reply.error or "no draft"},
+        "raw_draft": reply.raw,
+        "drafter": info.model_dump(mode="json"),
+        "verification": None
+        if reply.draft
+        else invalid_draft_report(reply.error or "no draft").model_dump(mode="json"),
+    }
+
+
+def _retrieve(state: State, context: AgentContext, queries: list[str], records: dict[str, EvidenceRecord]) -> list[Any]:
+    """Search the store for this account; build or refresh the store first when it holds none of the
+    account's text (the one place `brief` ingests). Only hits that are records of this portfolio count:
+    a store last built from another portfolio can't slip foreign text in."""
+    from tools import retrieval  # imported here: chromadb is slow to load and a resumed review never needs it
+
+    store_path = Path(context.store_path) if context.store_path else None
+    portfolio = _portfolio(state.data_dir, state.as_of)
+    as_of = date.fromisoformat(str(state.as_of))
+
+    def run() -> list[Any]:
+        hits = []
+        for query in queries:
+            hits += retrieval.search(
+                state.account_id, query, as_of=as_of, k=context.retrieval_k, portfolio=portfolio, store_path=store_path
+            )
+        return [h for h in hits if h.account_id == state.account_id and h.id in records]
+
+    try:
+        hits = run()
+    except InputError:  # no store yet
+        hits = []
+    if not hits:
+        retrieval.ingest(_portfolio(state.data_dir, None), progress=context.ingest_progress, store_path=store_path)
+        hits = run()
+    return hits
+
+
+def _thread_id(runtime: Runtime[AgentContext]) -> str:
+    info = runtime.execution_info
+    thread = info.thread_id if info is not None else None
+    if not thread:
+        raise InputError("the review step needs a thread id (run the graph with a checkpointer and thread_id)")
+    return str(thread)
+
+
+# -------------------------------------------------------------------------------------------- nodes
+
+
+def collect_account(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Load the portfolio as of the run's date, check the account exists, gather its text records."""
+    config = _config(state)
+    try:
+        as_of = date.fromisoformat(state.as_of) if state.as_of else (config.as_of or runtime.context.now().date())
+    except ValueError:
+        raise InputError(f"--as-of: '{state.as_of}' is not a date (expected YYYY-MM-DD)") from None
+    portfolio = _portfolio(state.data_dir, as_of.isoformat())
+    account = portfolio.account(state.account_id)
+    return {
+        "as_of": as_of.isoformat(),
+        "profile": {"segment": account.segment, "goals": account.goals},
+        "records": {k: v.model_dump(mode="json") for k, v in account_records(portfolio, state.account_id).items()},
+    }
+
+
+def detect_signals(state: State) -> dict[str, Any]:
+    """Run the signal engine for this account (deterministic tools, never the model)."""
+    as_of = date.fromisoformat(str(state.as_of))
+    entry = assess_account(_portfolio(state.data_dir, state.as_of), _config(state), as_of, state.account_id)
+    block = account_block(entry, as_of, state.profile.get("segment"), state.profile.get("goals"))
+    return {"assessment": entry.model_dump(mode="json"), "account": block.model_dump(mode="json")}
+
+
+def retrieve_context(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Build the evidence pool: signal evidence plus notes and tickets retrieved for this account only."""
+    entry = _entry(state)
+    records = {k: EvidenceRecord.model_validate(v) for k, v in state.records.items()}
+    pool: dict[str, EvidenceRecord] = {}
+    for signal in entry.active_signals:
+        for item in signal.evidence:
+            known = pool.get(item.id) or records.get(item.id)
+            if known is None:
+                pool[item.id] = EvidenceRecord(
+                    id=item.id, kind=evidence_kind(item.id), date=item.date, text=item.text, account_id=state.account_id
+                )
+            elif item.text not in known.text and item.text not in (known.detail or ""):
+                # The row's own words stay in `text`; what the engine computed goes to `detail`.
+                pool[item.id] = known.model_copy(update={"detail": _text(known.detail, item.text)})
+            else:
+                pool[item.id] = known
+    # Objections and survey comments are few and state causes outright: always in the pool.
+    pool.update({k: r for k, r in records.items() if r.kind in ("opportunity", "survey") and k not in pool})
+    if records:
+        families = {"general"} | {
+            SIGNAL_CATEGORY[s.signal] for s in entry.active_signals if s.signal in SIGNAL_CATEGORY
+        }
+        queries = [_QUERIES[f] for f in sorted(families) if f in _QUERIES]
+        for hit in _retrieve(state, runtime.context, queries, records):
+            pool.setdefault(hit.id, records[hit.id])
+    return {"evidence": {k: v.model_dump(mode="json") for k, v in pool.items()}}
+
+
+def draft_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Draft with the configured model, or offline when none is configured."""
+    settings = runtime.context.model
+    if settings is None:
+        draft = draft_offline(AccountBlock.model_validate(state.account), _entry(state), _evidence(state))
+        return {"draft": draft.model_dump(mode="json"), "drafter": DrafterInfo(name="offline").model_dump()}
+    info = DrafterInfo(name="model", model=settings.model)
+    try:
+        reply = draft_with_model(settings, _facts(state), _entry(state).active_signals, _evidence(state))
+    except DependencyError as exc:
+        return {
+            "drafter": info.model_dump(mode="json"),
+            "draft": None,
+            "draft_error": {"kind": "unavailable", "message": str(exc)},
+        }
+    return _reply_update(info, reply, repair=False)
+
+
+def verify_brief(state: State) -> dict[str, Any]:
+    """Check the draft against the evidence pool and the tool facts (tools.verify)."""
+    if state.draft is None:
+        message = state.draft_error["message"] if state.draft_error else "no draft"
+        return {"verification": invalid_draft_report(message).model_dump(mode="json")}
+    report = verify_draft(
+        state.draft,
+        evidence=_evidence(state),
+        facts=_facts(state),
+        signals=_entry(state).active_signals,
+        allowed_actions=ACTION_CATALOGUE.keys(),
+        # From the (cached) portfolio rather than the state: a large portfolio's names would bloat checkpoints.
+        known_names=_known_names(_portfolio(state.data_dir, state.as_of), _config(state)),
+    )
+    return {"verification": report.model_dump(mode="json")}
+
+
+def repair_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Give the model its one repair pass, listing what failed."""
+    settings = runtime.context.model
+    assert settings is not None  # routed here only on the model path
+    report = VerificationReport.model_validate(state.verification or {"passed": False})
+    failures = report.failures or [
+        VerificationFailure(code="invalid_draft", where="draft", message=(state.draft_error or {}).get("message", ""))
+    ]
+    previous = json.dumps(state.draft) if state.draft else state.raw_draft
+    try:
+        reply = repair_with_model(
+            settings, _facts(state), _entry(state).active_signals, _evidence(state), failures, previous
+        )
+    except DependencyError as exc:
+        return {"repair_attempted": True, "draft": None, "draft_error": {"kind": "unavailable", "message": str(exc)}}
+    return {**_reply_update(DrafterInfo.model_validate(state.drafter), reply, repair=True), "repair_attempted": True}
+
+
+def fallback_draft(state: State) -> dict[str, Any]:
+    """Draft offline after the model was unavailable or failed verification twice; record why."""
+    previous = DrafterInfo.model_validate(state.drafter or {})
+    if state.draft_error and state.draft_error.get("kind") == "unavailable":
+        reason = state.draft_error["message"]
+    else:
+        report = VerificationReport.model_validate(state.verification or {"passed": False})
+        reason = "the model's draft failed verification after one repair (" + ", ".join(report.codes()) + ")"
+    draft = draft_offline(AccountBlock.model_validate(state.account), _entry(state), _evidence(state))
+    info = previous.model_copy(update={"name": "offline", "fallback": True, "fallback_reason": reason})
+    return {"draft": draft.model_dump(mode="json"), "draft_error": None, "drafter": info.model_dump(mode="json")}
+
+
+def assemble_brief_node(state: State) -> dict[str, Any]:
+    """Put the brief together: tool facts and signals copied in, the verified draft on top."""
+    brief = assemble_brief(
+        entry=_entry(state),
+        account=AccountBlock.model_validate(state.account),
+        draft=BriefDraft.model_validate(state.draft),
+        evidence=_evidence(state),
+        drafter=DrafterInfo.model_validate(state.drafter),
+        report=VerificationReport.model_validate(state.verification),
+    )
+    return {"brief": brief.model_dump(mode="json")}
+
+
+def request_review(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Pause for a person. The run resumes, in any process, with `Command(resume=<ReviewDecision>)`."""
+    review_id = _thread_id(runtime)
+    brief = RiskBrief.model_validate(state.brief)
+    # Registering is idempotent, so re-running this node on resume is harmless.
+    review.register_review(review_id, brief, runtime.context.now().isoformat())
+    answer = interrupt({"review_id": review_id, "status": "awaiting_review", "brief": state.brief})
+    decision = review.ReviewDecision.model_validate(answer)
+    return {"decision": decision.model_dump(mode="json")}
+
+
+def apply_decision(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Act on an approval only, once per review; a rejection records its reason and nothing else."""
+    review_id = _thread_id(runtime)
+    decision = review.ReviewDecision.model_validate(state.decision)
+    brief = RiskBrief.model_validate(state.brief)
+    update: dict[str, Any] = {}
+    if decision.edits:
+        edited, fields = review.apply_edits(brief, decision.edits)
+        review.record_edits(review_id, brief, edited, fields, decision)
+        brief = edited
+        update["brief"] = brief.model_dump(mode="json")
+    applied = review.apply_approved(review_id, brief, decision) if decision.approved else []
+    return {**update, "applied": applied}
+
+
+def log_event(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Log the measurement event (account, signals, risk level, reviewer, decision, action, triage)."""
+    decision = review.ReviewDecision.model_validate(state.decision)
+    brief = RiskBrief.model_validate(state.brief)
+    review_id = _thread_id(runtime)
+    review.log_event(review_id, brief, decision, state.applied, runtime.context.now().isoformat())
+    # Marked decided only now: a run that stops earlier stays 'deciding' and a retried decide finishes it.
+    review.finish_review(review_id, decision)
+    return {"event_logged": True}

@@ -1,0 +1,1 @@
+"""Evaluation of riskbrief: labelled scenario suites, deterministic scorers, a runner, data converters."""

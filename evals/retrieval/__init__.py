@@ -1,0 +1,1 @@
+"""Retrieval-quality eval: labelled queries over the sample portfolio, scored for vector, BM25 and hybrid."""

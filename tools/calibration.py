@@ -1,0 +1,483 @@
+"""Calibration: a churn-probability model over the signal engine's output, fitted on outcome history.
+
+Features of an account as of D are indicators of its active signals and its renewal-proximity
+adjustment (`temporal_adjustment`, the queue's 0 / 0.5 / 1 / 1.5 by days to renewal); the label is
+whether it churned in (D, D + horizon]. Fitting is L2-penalised logistic regression by
+Newton's method (IRLS) in numpy. The split is by time: the model is fitted on as-of dates whose labels
+were known before the first test date, and evaluated on the later dates, so nothing leaks backwards.
+
+The fitted model is written as a `[calibration]` table of `riskbrief.toml`; the queue turns it into
+`churn_probability` and `arr_at_risk` through `churn_probability()`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, Field
+
+from tools.backtest import active_population, auc, churn_labels, precision_at_k
+from tools.errors import InputError
+
+if TYPE_CHECKING:
+    from tools.config import Config
+
+# The continuous feature next to the signal indicators; tools.scoring reads its weight by this name.
+PROXIMITY_FEATURE = "temporal_adjustment"
+
+# --------------------------------------------------------------------------------------------- the model
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic function, stable for large |z|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    """A fitted logistic regression: p = sigmoid(intercept + X @ coef)."""
+
+    intercept: float
+    coef: np.ndarray
+    feature_names: tuple[str, ...]
+    iterations: int = 0
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Probability of the positive class for each row of `x`."""
+        return sigmoid(self.intercept + np.asarray(x, dtype=float) @ self.coef)
+
+    def weights(self) -> dict[str, float]:
+        """Coefficients by feature name."""
+        return {n: float(c) for n, c in zip(self.feature_names, self.coef, strict=True)}
+
+
+def _penalised_loss(design: np.ndarray, y: np.ndarray, w: np.ndarray, penalty: np.ndarray) -> float:
+    """Negative log-likelihood plus the L2 penalty, computed without overflow."""
+    z = design @ w
+    nll = float(np.sum(y * np.logaddexp(0.0, -z) + (1 - y) * np.logaddexp(0.0, z)))
+    return nll + 0.5 * float(np.sum(penalty * w * w))
+
+
+def fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    feature_names: Sequence[str] | None = None,
+    *,
+    l2: float = 1.0,
+    max_iter: int = 100,
+    tol: float = 1e-9,
+) -> LogisticModel:
+    """Fit by Newton/IRLS with an L2 penalty `l2 * |coef|^2 / 2` (the intercept is not penalised).
+
+    Each Newton step is halved until the penalised loss decreases (a full step from far away can
+    overshoot and diverge). The penalty keeps weights finite when a feature separates the classes.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError("x must be 2-D with one row per label")
+    n, d = x.shape
+    names = tuple(feature_names) if feature_names is not None else tuple(f"x{i}" for i in range(d))
+    design = np.hstack([np.ones((n, 1)), x])
+    penalty = np.full(d + 1, float(l2))
+    penalty[0] = 0.0
+    rate = float(np.clip(y.mean() if n else 0.5, 1e-6, 1 - 1e-6))
+    w = np.zeros(d + 1)
+    w[0] = math.log(rate / (1 - rate))
+    loss = _penalised_loss(design, y, w, penalty)
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+        p = sigmoid(design @ w)
+        gradient = design.T @ (p - y) + penalty * w
+        curvature = p * (1 - p)
+        hessian = (design.T * curvature) @ design + np.diag(penalty) + 1e-9 * np.eye(d + 1)
+        step = np.linalg.solve(hessian, gradient)
+        t = 1.0
+        while True:
+            candidate = w - t * step
+            new_loss = _penalised_loss(design, y, candidate, penalty)
+            if new_loss <= loss - 1e-4 * t * float(gradient @ step) or t < 1e-10:
+                break
+            t *= 0.5
+        w, loss = candidate, new_loss
+        if float(np.max(np.abs(t * step))) < tol:
+            break
+    return LogisticModel(intercept=float(w[0]), coef=w[1:].copy(), feature_names=names, iterations=iterations)
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Centre and scale columns with statistics of the training rows only."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Standardizer:
+        x = np.asarray(x, dtype=float)
+        scale = x.std(axis=0)
+        return cls(mean=x.mean(axis=0), scale=np.where(scale > 0, scale, 1.0))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=float) - self.mean) / self.scale
+
+
+# ------------------------------------------------------------------------------------ calibration metrics
+
+
+class ReliabilityBin(BaseModel):
+    """Predictions falling in [lower, upper): how many, their mean, and the observed churn rate."""
+
+    lower: float
+    upper: float
+    count: int
+    mean_predicted: float
+    observed_rate: float
+
+
+def brier_score(p: Sequence[float] | np.ndarray, y: Sequence[bool] | np.ndarray) -> float:
+    """Mean squared difference between predicted probability and outcome (0 is perfect)."""
+    pa = np.asarray(p, dtype=float)
+    ya = np.asarray(y, dtype=float)
+    return float(np.mean((pa - ya) ** 2)) if len(pa) else float("nan")
+
+
+def log_loss(p: Sequence[float] | np.ndarray, y: Sequence[bool] | np.ndarray, eps: float = 1e-12) -> float:
+    """Mean negative log-likelihood of the outcomes."""
+    pa = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
+    ya = np.asarray(y, dtype=float)
+    return float(-np.mean(ya * np.log(pa) + (1 - ya) * np.log(1 - pa)))
+
+
+def reliability_bins(
+    p: Sequence[float] | np.ndarray, y: Sequence[bool] | np.ndarray, n_bins: int = 10
+) -> list[ReliabilityBin]:
+    """Equal-width bins over [0, 1]; empty bins are left out. The last bin includes 1.0."""
+    pa = np.asarray(p, dtype=float)
+    ya = np.asarray(y, dtype=float)
+    index = np.minimum((pa * n_bins).astype(int), n_bins - 1)
+    bins = []
+    for b in range(n_bins):
+        mask = index == b
+        if mask.any():
+            bins.append(
+                ReliabilityBin(
+                    lower=b / n_bins,
+                    upper=(b + 1) / n_bins,
+                    count=int(mask.sum()),
+                    mean_predicted=float(pa[mask].mean()),
+                    observed_rate=float(ya[mask].mean()),
+                )
+            )
+    return bins
+
+
+def expected_calibration_error(bins: Sequence[ReliabilityBin]) -> float:
+    """Count-weighted mean |predicted - observed| over the bins."""
+    total = sum(b.count for b in bins)
+    if total == 0:
+        return float("nan")
+    return sum(b.count * abs(b.mean_predicted - b.observed_rate) for b in bins) / total
+
+
+# --------------------------------------------------------------------------------- features of the queue
+
+
+def churn_probability(
+    signal_ids: Iterable[str], temporal_adjustment: float, weights: Mapping[str, float], intercept: float
+) -> float:
+    """Churn probability of one account under a calibrated model (features without a weight weigh 0)."""
+    z = intercept + sum(weights.get(s, 0.0) for s in set(signal_ids))
+    z += weights.get(PROXIMITY_FEATURE, 0.0) * temporal_adjustment
+    return float(sigmoid(np.asarray(z)))
+
+
+def queue_frame(root: Path, config: Config, as_of: date) -> pl.DataFrame:
+    """The queue as of `as_of` as a frame: account_id, signals (list of ids), risk_score."""
+    from tools.backtest import queue_at
+
+    entries = queue_at(root, config, as_of)
+    return pl.DataFrame(
+        {
+            "account_id": [e.account_id for e in entries],
+            "signals": [[s.signal for s in e.active_signals] for e in entries],
+            "risk_score": [float(e.risk_score) for e in entries],
+        },
+        schema={"account_id": pl.Utf8, "signals": pl.List(pl.Utf8), "risk_score": pl.Float64},
+    )
+
+
+def feature_rows(root: Path, config: Config, as_of_dates: Sequence[date], horizon_days: int) -> pl.DataFrame:
+    """One row per (as_of, active account): arr, days_to_renewal, temporal_adjustment, the active signals
+    (a list), the rule risk_score (0 outside the queue) and the label.
+
+    Features come from data as of each date; the label looks only at outcomes after it.
+    """
+    from tools.portfolio import load_portfolio
+
+    full = load_portfolio(root, include_outcomes=True)
+    outcomes = full.table("outcomes")
+    renewal = full.accounts.select("account_id", "renewal_date")
+    frames = []
+    for day in as_of_dates:
+        population = active_population(full, outcomes, day)
+        labels = churn_labels(outcomes, day, horizon_days)
+        frames.append(
+            population.join(renewal, on="account_id", how="left")
+            .join(queue_frame(root, config, day), on="account_id", how="left")
+            .with_columns(
+                pl.lit(day).alias("as_of"),
+                (pl.col("renewal_date") - pl.lit(day)).dt.total_days().alias("days_to_renewal"),
+                pl.col("account_id").is_in(list(labels)).alias("label"),
+                pl.col("signals").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))),
+                pl.col("risk_score").fill_null(0.0),
+            )
+            .with_columns(
+                pl.col("days_to_renewal")
+                .map_elements(config.proximity_adjustment, return_dtype=pl.Float64)
+                .alias(PROXIMITY_FEATURE)
+            )
+            .select(
+                "as_of",
+                "account_id",
+                "arr",
+                "days_to_renewal",
+                PROXIMITY_FEATURE,
+                "signals",
+                "risk_score",
+                "label",
+            )
+        )
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def design_matrix(rows: pl.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
+    """Signal indicators (0/1) and the proximity adjustment, in the order of `feature_names`."""
+    index = {name: i for i, name in enumerate(feature_names)}
+    x = np.zeros((rows.height, len(feature_names)))
+    for r, signals in enumerate(rows["signals"].to_list()):
+        for s in signals:
+            if s in index:
+                x[r, index[s]] = 1.0
+    if PROXIMITY_FEATURE in index:
+        x[:, index[PROXIMITY_FEATURE]] = np.asarray(rows[PROXIMITY_FEATURE].to_list(), dtype=float)
+    return x
+
+
+# ----------------------------------------------------------------------------------------- the procedure
+
+
+class HeldOut(BaseModel):
+    """How well probabilities fitted on earlier dates did on later ones."""
+
+    n: int
+    churn_rate: float
+    auc: float | None
+    precision_at_10pct: float | None
+    precision_at_20pct: float | None
+    brier: float
+    base_rate_brier: float = Field(
+        description="Brier score of predicting the training churn rate for everyone"
+    )
+    log_loss: float
+    expected_calibration_error: float
+    reliability: list[ReliabilityBin]
+
+
+def evaluate_probabilities(p: np.ndarray, y: np.ndarray, train_rate: float) -> HeldOut:
+    """Discrimination and calibration of held-out probabilities."""
+    bins = reliability_bins(p, y)
+    return HeldOut(
+        n=len(y),
+        churn_rate=float(np.mean(y)) if len(y) else 0.0,
+        auc=auc(p, y),
+        precision_at_10pct=precision_at_k(p, y, 0.1) if len(y) else None,
+        precision_at_20pct=precision_at_k(p, y, 0.2) if len(y) else None,
+        brier=brier_score(p, y),
+        base_rate_brier=brier_score(np.full(len(y), train_rate), y),
+        log_loss=log_loss(p, y),
+        expected_calibration_error=expected_calibration_error(bins),
+        reliability=bins,
+    )
+
+
+class CalibrationReport(BaseModel):
+    """A fitted churn model with its time-split evaluation."""
+
+    horizon_days: int
+    l2: float
+    train_dates: list[date]
+    test_dates: list[date]
+    n_train: int
+    train_churn_rate: float
+    intercept: float = Field(description="of the model refitted on every labelled date (the one written)")
+    weights: dict[str, float]
+    held_out: HeldOut = Field(description="the model fitted on train dates only, scored on test dates")
+    rule_score_auc: float | None = Field(description="held-out AUC of the default rule score, same rows")
+    rule_score_precision_at_10pct: float | None
+
+
+def month_end(day: date) -> date:
+    """The last day of `day`'s month."""
+    first_next = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+def labelled_dates(end: date, horizon_days: int, earliest: date, limit: int = 24) -> list[date]:
+    """Month-end as-of dates whose whole horizon is observed by `end`, newest first.
+
+    Month ends keep monthly usage periods complete at each as-of date (a period is dated by its start).
+    """
+    dates: list[date] = []
+    day = end - timedelta(days=horizon_days)
+    day = day if day == month_end(day) else date(day.year, day.month, 1) - timedelta(days=1)
+    while day >= earliest and len(dates) < limit:
+        dates.append(day)
+        day = date(day.year, day.month, 1) - timedelta(days=1)
+    return dates
+
+
+def time_split(
+    dates_newest_first: Sequence[date], horizon_days: int, n_test: int
+) -> tuple[list[date], list[date]]:
+    """Test on the newest `n_test` dates; train on dates whose labels were known before the first of them."""
+    test = sorted(dates_newest_first[:n_test])
+    if not test:
+        return [], []
+    cutoff = test[0] - timedelta(days=horizon_days)
+    train = sorted(d for d in dates_newest_first if d <= cutoff)
+    return train, test
+
+
+def fit_rows(rows: pl.DataFrame, feature_names: Sequence[str], l2: float) -> LogisticModel:
+    """Fit the churn model on feature rows."""
+    return fit_logistic(design_matrix(rows, feature_names), labels_of(rows), feature_names, l2=l2)
+
+
+def labels_of(rows: pl.DataFrame) -> np.ndarray:
+    return np.asarray(rows["label"].to_list(), dtype=bool)
+
+
+def calibrate(
+    portfolio_dir: Path,
+    *,
+    as_of: date | None = None,
+    horizon_days: int = 90,
+    n_test_dates: int = 3,
+    l2: float = 1.0,
+    config: Config | None = None,
+) -> CalibrationReport:
+    """Fit and evaluate the churn model on a portfolio with outcomes.csv (see module docstring).
+
+    `as_of` is the end of the known history (default: the latest outcome date). Training as-of dates are
+    month ends whose labels were known before the first test date; the written model is refitted on all.
+    """
+    from tools.config import load_config
+    from tools.portfolio import load_portfolio
+
+    if horizon_days <= 0:
+        raise InputError(f"--horizon must be a positive number of days, got {horizon_days}")
+    root = Path(portfolio_dir)
+    config = config or load_config(root)
+    full = load_portfolio(root, include_outcomes=True)
+    outcomes = full.table("outcomes")
+    if outcomes is None or outcomes.height == 0:
+        raise InputError(f"{root}: outcomes.csv is missing or empty; calibration needs outcome history")
+    end = as_of or outcomes["date"].max()
+    first_outcome = outcomes["date"].min()
+    assert isinstance(end, date) and isinstance(first_outcome, date)
+    starts = full.accounts["contract_start"].drop_nulls()
+    earliest = starts.min() if starts.len() else first_outcome - timedelta(days=365)
+    assert isinstance(earliest, date)
+    train_dates, test_dates = time_split(
+        labelled_dates(end, horizon_days, earliest), horizon_days, n_test_dates
+    )
+    if not train_dates:
+        raise InputError(
+            f"{root}: not enough history for a time split before {end}: need month-end as-of dates "
+            f"{horizon_days} days before the first of {n_test_dates} test dates"
+        )
+    rows = feature_rows(root, config, [*train_dates, *test_dates], horizon_days)
+    seen = sorted({s for lst in rows["signals"].to_list() for s in lst})
+    names = [*seen, PROXIMITY_FEATURE]
+    train = rows.filter(pl.col("as_of").is_in(train_dates))
+    test = rows.filter(pl.col("as_of").is_in(test_dates))
+    y_train, y_test = labels_of(train), labels_of(test)
+    if not 0 < int(y_train.sum()) < len(y_train):
+        raise InputError(
+            f"{root}: the training rows (as-of {train_dates[0]}..{train_dates[-1]}, "
+            f"churn within {horizon_days} days) hold {int(y_train.sum())} churned of {len(y_train)}: "
+            "a model needs both outcomes"
+        )
+    train_rate = float(y_train.mean()) if len(y_train) else 0.0
+    held_out = fit_rows(train, names, l2)
+    rule = np.asarray(test["risk_score"].to_list(), dtype=float)
+    final = fit_rows(rows, names, l2)
+    return CalibrationReport(
+        horizon_days=horizon_days,
+        l2=l2,
+        train_dates=train_dates,
+        test_dates=test_dates,
+        n_train=train.height,
+        train_churn_rate=train_rate,
+        intercept=final.intercept,
+        weights=final.weights(),
+        held_out=evaluate_probabilities(
+            held_out.predict_proba(design_matrix(test, names)), y_test, train_rate
+        ),
+        rule_score_auc=auc(rule, y_test),
+        rule_score_precision_at_10pct=precision_at_k(rule, y_test, 0.1) if len(y_test) else None,
+    )
+
+
+# ----------------------------------------------------------------------------------------------- the TOML
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def calibration_toml(report: CalibrationReport) -> str:
+    """The `[calibration]` table for riskbrief.toml."""
+    lines = [
+        "[calibration]",
+        "# Churn model from `riskbrief calibrate`: p = 1 / (1 + exp(-z)), z = intercept + the weight of",
+        "# each active signal + weights.temporal_adjustment * the renewal-proximity adjustment (0 to 1.5).",
+        "# arr_at_risk = arr * p.",
+        f"intercept = {report.intercept:.6f}",
+        f"horizon_days = {report.horizon_days}",
+        f'fitted_as_of = "{min(report.train_dates).isoformat()}..{max(report.test_dates).isoformat()}"',
+        f"n_rows = {report.n_train + report.held_out.n}",
+        f"test_auc = {report.held_out.auc:.4f}"
+        if report.held_out.auc is not None
+        else "# test_auc undefined",
+        f"test_brier = {report.held_out.brier:.6f}",
+        "",
+        "[calibration.weights]",
+    ]
+    lines += [f"{name} = {value:.6f}" for name, value in sorted(report.weights.items())]
+    return "\n".join(lines) + "\n"
+
+
+def write_calibration(path: Path, report: CalibrationReport) -> None:
+    """Write the model into `path`, replacing any earlier `[calibration]` tables and keeping the rest."""
+    kept: list[str] = []
+    if path.is_file():
+        skipping = False
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = _HEADER.match(line)
+            if match:
+                table = match.group(1)
+                skipping = table == "calibration" or table.startswith("calibration.")
+            if not skipping:
+                kept.append(line)
+        while kept and not kept[-1].strip():
+            kept.pop()
+    body = "\n".join(kept) + ("\n\n" if kept else "")
+    path.write_text(body + calibration_toml(report), encoding="utf-8")

