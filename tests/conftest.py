@@ -174,3 +174,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     workspace.set_home(path)
     yield path
     workspace.set_home(None)
+
+
+@pytest.fixture(autouse=True)
+def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never reach a real endpoint nor a developer's workspace: their own key, endpoint and
+    RISKBRIEF_HOME are hidden from every test."""
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "RISKBRIEF_MODEL",
+        "RISKBRIEF_STRUCTURED_METHOD",
+        "RISKBRIEF_EMBEDDING_MODEL",
+        "RISKBRIEF_DRAFTER",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RISKBRIEF_HOME", str(tmp_path / "default-home"))
