@@ -335,7 +335,7 @@ def calibrate_command(
         int, typer.Option("--horizon", help="Days after each as-of date in which churn counts.")
     ] = 90,
     write: Annotated[
-        Path | None, typer.Option("--write", help="Write the [calibration] table into this riskbrief.toml.")
+        Path | None, typer.Option("--write", help="Write the \\[calibration] table into this riskbrief.toml.")
     ] = None,
     l2: Annotated[float, typer.Option("--l2", help="L2 penalty of the logistic regression.")] = 1.0,
     test_dates: Annotated[
