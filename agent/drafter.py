@@ -6,15 +6,23 @@ tools' facts, so its drafts pass the verifier by construction.
 
 Classification (spec/brief.md):
 - confirmed: the customer's words (quoted speech or "customer said" in a note), a ticket, an
-  objection on the opportunity, a survey comment;
-- suspected: a CSM's hedged guess ("my guess", "may", "might", "not confirmed", "I think"...) and
-  patterns across signals, each with what would confirm it;
-- instruction-like text in the evidence never becomes a cause or an action (the brief flags it).
+  objection on the opportunity, a survey comment — when they are current: dated within the recency
+  window before the as-of date (an open ticket or an open opportunity stays current), and not
+  settled since (a later note saying it was fixed, resolved or signed);
+- not this customer's: words a note attributes to another customer ("X Foods told their CSM ...",
+  "that is a different customer") confirm nothing for this account;
+- suspected: a CSM's hedged guess ("my guess", "may", "might", "not confirmed", "I think"...),
+  patterns across signals, and an outdated customer statement not settled since, each with what
+  would confirm it;
+- instruction-like text in the evidence never becomes a cause or an action (the brief flags it), and
+  option rationales carry signal ids and the tools' figures, never free text from the data.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from agent.brief import (
     OPTIONS_BY_CATEGORY,
@@ -41,22 +49,31 @@ from tools.verify import (
 MAX_CONFIRMED = 6
 MAX_SUSPECTED = 4
 MAX_TICKET_CAUSES = 3
+CAUSE_RECENCY_DAYS = 180
+"""A record dated more than this many days before the as-of date no longer confirms a current cause."""
 
 _BUDGET = re.compile(r"\b(budget|price|pricing|cost|costs|expensive|discount|cut|cuts|spend)\b", re.IGNORECASE)
-_COMPETITOR = re.compile(r"\b(competitors?|alternatives?|switch\w*|evaluat\w+|rfp|trial\w*|pilot\w*)\b", re.IGNORECASE)
+_COMPETITOR = re.compile(
+    r"\b(competitors?|alternatives?|switch\w*|evaluat\w+|rfp|trial\w*|pilot\w*|"
+    r"(other|different|another) (vendors?|tools?|providers?|platforms?))\b",
+    re.IGNORECASE,
+)
 _PEOPLE = re.compile(r"\b(champion|sponsor|left|leaving|departed|reorg|new (vp|cto|cfo|ceo|director))\b", re.IGNORECASE)
+# A contact lost is a problem; a new executive is only a change until someone says it is a problem.
+_PEOPLE_LOST = re.compile(r"\b(champion|sponsor|left|leaving|departed|reorg)\b", re.IGNORECASE)
 _TROUBLE = re.compile(
     r"\b(slow\w*|fail\w*|bugs?|errors?|broken|crash\w*|outage|time[sd]? out|timing out|blank|missing|problems?|"
     r"issues?|frustrat\w*|unhappy|disappoint\w*|gave up|give up|stopped|not using|no longer|spreadsheets?|"
     r"cancel\w*|churn\w*|downgrad\w*|too \w+|can't|cannot|won't|doesn't|don't|never|worse|hard to|difficult|"
-    r"confus\w*|late|delay\w*|waiting|consolidat\w*|replac\w*|review\w* all tools)\b",
+    r"confus\w*|complain\w*|unusable|useless|unreliable|late|delay\w*|waiting|consolidat\w*|replac\w*|"
+    r"review\w* all tools)\b",
     re.IGNORECASE,
 )
 
 
 def _is_trouble(text: str) -> bool:
     """Whether a statement is about a problem: "the report builder saves us hours" explains no risk."""
-    return any(p.search(text) for p in (_TROUBLE, _BUDGET, _COMPETITOR, _PEOPLE))
+    return any(p.search(text) for p in (_TROUBLE, _BUDGET, _COMPETITOR, _PEOPLE_LOST))
 
 
 _TICKET_SUBJECT = re.compile(r"subject: (.+?)(?:\n|$)")
@@ -96,50 +113,245 @@ def _clean_sentences(record: EvidenceRecord) -> list[str]:
     return [s for s in sentences(record.text) if s not in injected]
 
 
-def _customer_statements(record: EvidenceRecord, signalled: bool) -> tuple[list[str], list[str]]:
-    """(stated, hedged) sentences of a note: the customer's words versus the CSM's guesses. Only sentences
-    about a problem count, unless a signal cites the note (a competitor named in it, say)."""
-    stated: list[str] = []
-    hedged: list[str] = []
-    for sentence in _clean_sentences(record):
-        if not (signalled or _is_trouble(sentence)):
+# ------------------------------------------------------------------------------- whose words, and when
+
+# Another customer's story retold in a note: "another customer", "a different client", "their CSM".
+_OTHER_PARTY = re.compile(
+    r"\b(another|other|different)\s+(customers?|clients?|accounts?|compan(y|ies)|firms?|prospects?)\b"
+    r"(?!\s+(contacts?|users?|teams?|admins?|stakeholders?|champions?|sponsors?))"
+    r"|\btheir (own )?(csm|account manager|account executive|success manager|rep)\b",
+    re.IGNORECASE,
+)
+# A sentence pointing back at the one before as someone else's: "That is a different customer."
+_DISCLAIMER = re.compile(
+    r"^(that|this|it|which|these|those)\b[^.;]{0,30}\b(different|another|other)\s+(customer|client|account|company)"
+    r"|\bnot (about |from )?(this|our) (customer|client|account)\b",
+    re.IGNORECASE,
+)
+_SPEECH = r"(said|says|stated|told|tells|wrote|complained|mentioned|confirmed|reported|shared)"
+_ORG_SUFFIX = (
+    r"(Inc|Ltd|LLC|GmbH|AG|plc|Corp|Corporation|Group|Foods|Bank|Holdings|Solutions|Systems|Technologies|Labs|"
+    r"Partners|Industries|Pharma|Health|Hotels|Capital|Telecom|Logistics|Media|Retail|Motors|Airlines|Energy|"
+    r"Insurance)"
+)
+# A company named as the speaker: "Halvorsen Foods told ...".
+_ORG_SPEAKER = re.compile(rf"\b((?:[A-Z][\w&'-]*\s+)+{_ORG_SUFFIX}\.?)\s+{_SPEECH}\b")
+
+
+def _speaker_is_other(context: str, account_name: str) -> bool:
+    """Whether the words introducing a statement attribute it to someone other than this customer."""
+    if _OTHER_PARTY.search(context):
+        return True
+    company = _ORG_SPEAKER.search(context)
+    return company is not None and company.group(1).rstrip(".").casefold() not in account_name.casefold()
+
+
+# Resolution language: the matter was settled. Not when negated, conditional or still to come
+# ("not fixed", "until T-31 is fixed", "will be resolved"), nor the words' other senses ("a fixed price",
+# "signed with a competitor", "settled on another tool").
+_RESOLUTION = re.compile(
+    r"\b((?<!\ba )(?<!\bthe )fixed(?! (price|fee|cost|term|rate|amount|budget|seats?|date))|resolved|solved|"
+    r"(is|was|been|got|now) (settled|sorted)|sorted out|works now|working (again|now)|"
+    r"no longer an? (issue|problem|concern|blocker)|"
+    r"(renewal|extension) (was |is |has been |got )?signed|signed (the|their|our|a) (renewal|extension)|"
+    r"renewed (for|early|through|until)|(objection|complaint|escalation) (was |has been )?withdrawn)\b",
+    re.IGNORECASE,
+)
+_NOT_SETTLED = re.compile(
+    r"\b(not|never|no|nothing|until|unless|once|when|if|before|will|would|should|could|must|needs?|to be|yet|"
+    r"wait\w*|hope\w*|expect\w*|promised?|planned|eta)\b|n't\b",
+    re.IGNORECASE,
+)
+# Where a sentence turns from one matter to another: "SSO fixed, but reports are still slow".
+_CONTRAST = re.compile(r";|\b(?:but|however|though|although|whereas|yet)\b", re.IGNORECASE)
+
+
+def states_resolution(text: str) -> bool:
+    """Whether `text` says a matter was settled: "fixed in release 4.2", "renewal signed"."""
+    for match in _RESOLUTION.finditer(text):
+        clause = re.split(r"[,;:(—–]", text[: match.start()])[-1]
+        if not _NOT_SETTLED.search(" ".join(clause.split()[-6:])):
+            return True
+    return False
+
+
+def _settling_parts(text: str) -> list[str]:
+    """The parts of a sentence that state a resolution (the rest may still be a live complaint)."""
+    return [part for part in _CONTRAST.split(text) if states_resolution(part)]
+
+
+def _only_settles(text: str) -> bool:
+    """Whether a statement is about settled matters only: no part of it is a problem still open."""
+    parts = [part for part in _CONTRAST.split(text) if part.strip()]
+    return any(states_resolution(p) for p in parts) and not any(
+        _is_trouble(p) and not states_resolution(p) for p in parts
+    )
+
+
+# Words too common to tie a resolution to a complaint.
+_COMMON_WORDS = (
+    "the and for with that this they them their there have has had was were will would could should been from "
+    "into about after before since because which what when while also just only than then very more most some "
+    "such your our you she him her his its are not but all any can may might must unless said says told "
+    "customer customers client account team users user note call meeting week weeks month months year years "
+    "issue issues problem problems still now two three"
+)
+_STOPWORDS = frozenset(_COMMON_WORDS.split())
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ness", "ment", "als", "al", "ers", "er", "ed", "es", "s", "e", "y")
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _topic(text: str) -> set[str]:
+    """The content words of a statement, crudely stemmed: "pricing" and "price" meet at "pric"."""
+    return {_stem(w) for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _STOPWORDS}
+
+
+@dataclass(frozen=True)
+class _Currency:
+    """Whether a record still speaks for the account on the as-of date."""
+
+    cutoff: str
+    """ISO date: records dated before it are outdated."""
+    settlements: tuple[tuple[str, str, int, frozenset[str]], ...]
+    """(record id, date, sentence index, topic) of every sentence stating a resolution."""
+
+    @classmethod
+    def of(cls, evidence: dict[str, EvidenceRecord], as_of: str, recency_days: int) -> _Currency:
+        cutoff = (date.fromisoformat(as_of[:10]) - timedelta(days=recency_days)).isoformat()
+        settlements = tuple(
+            (record.id, record.date, n, frozenset().union(*(_topic(part) for part in parts)))
+            for record in evidence.values()
+            if record.kind in ("note", "ticket", "survey", "email") and record.date
+            for n, sentence in enumerate(_clean_sentences(record))
+            if (parts := _settling_parts(sentence))
+        )
+        return cls(cutoff, settlements)
+
+    def outdated(self, record: EvidenceRecord) -> bool:
+        return bool(record.date) and str(record.date)[:10] < self.cutoff
+
+    def settled(self, text: str, record: EvidenceRecord, sentence_index: int | None = None) -> bool:
+        """Whether a later sentence says this matter was resolved: one further on in the same note that
+        shares a content word, or one in a record dated on or after it that shares two."""
+        topic = _topic(text)
+        for source, day, n, words in self.settlements:
+            if source == record.id:
+                if sentence_index is not None and n > sentence_index and topic & words:
+                    return True
+            elif record.date and day >= record.date and len(topic & words) >= 2:
+                return True
+        return False
+
+
+# ---------------------------------------------------------------------------------------- the causes
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """One thing a note says about a problem: the cause as drafted, the words it rests on, and whether
+    the customer stated it (else it is the CSM's guess)."""
+
+    cause: str
+    words: str
+    stated: bool
+    sentence_index: int
+
+
+def _note_statements(record: EvidenceRecord, signalled: bool, account_name: str) -> list[_Statement]:
+    """The customer's words versus the CSM's guesses in a note. Only sentences about a problem count,
+    unless a signal cites the note (a competitor named in it, say); resolutions and another customer's
+    words never count."""
+    clean = _clean_sentences(record)
+    disclaimed = {n - 1 for n, sentence in enumerate(clean) if _DISCLAIMER.search(sentence)}
+    out: list[_Statement] = []
+    for n, sentence in enumerate(clean):
+        # A guess may rest on a change (a new VP); a statement confirms only a problem.
+        relevant = signalled or _is_trouble(sentence) or (is_hedged(sentence) and bool(_PEOPLE.search(sentence)))
+        if n in disclaimed or not relevant or _only_settles(sentence):
             continue
         quotes = quoted_speech(sentence)
         if quotes:
+            context = sentence[: sentence.find(quotes[0])]
+            if _speaker_is_other(context, account_name):
+                continue
             for quote in quotes:
-                (hedged if is_hedged(quote) else stated).append(f'Customer said: "{quote}"')
+                if not _only_settles(quote):
+                    out.append(_Statement(f'Customer said: "{quote}"', quote, not is_hedged(quote), n))
         elif quotes_customer(sentence) and not is_hedged(sentence):
-            stated.append(f'Recorded in a CSM note: "{sentence}"')
-        elif is_hedged(sentence):
-            hedged.append(f'CSM suspects: "{sentence}"')
-    return stated, hedged
+            if not _speaker_is_other(sentence, account_name):
+                out.append(_Statement(f'Recorded in a CSM note: "{sentence}"', sentence, True, n))
+        elif is_hedged(sentence) and not _OTHER_PARTY.search(sentence):
+            out.append(_Statement(f'CSM suspects: "{sentence}"', sentence, False, n))
+    return out
+
+
+def _earlier(statement: _Statement, record: EvidenceRecord) -> CauseDraft:
+    """An outdated statement, kept as a lead to check: it may no longer hold."""
+    who = "the customer said" if statement.stated else "the CSM suspected"
+    return CauseDraft(
+        cause=f'Earlier, may no longer hold ({record.kind} of {record.date}): {who} "{statement.words}"',
+        evidence_ids=[record.id],
+        what_would_confirm="Ask the customer whether it still holds; it is older than the recency window, so only "
+        "a recent statement, ticket or survey comment would confirm it.",
+    )
 
 
 _TICKET_FLAGS = re.compile(r"\(([^)]*)\)")
 _FLAG_WEIGHT = {"p1": 3, "escalated": 2, "frustrated": 2, "negative": 1, "open": 1, "pending": 1}
+_STAGE = re.compile(r"\bstage (\S+)")
+
+
+def _ticket_flags(record: EvidenceRecord) -> set[str]:
+    found = _TICKET_FLAGS.search(record.text)
+    return {f.strip().lower() for f in found.group(1).split(",")} if found else set()
 
 
 def _ticket_weight(record: EvidenceRecord) -> int:
-    found = _TICKET_FLAGS.search(record.text)
-    flags = {f.strip().lower() for f in found.group(1).split(",")} if found else set()
-    return sum(_FLAG_WEIGHT.get(f, 0) for f in flags)
+    return sum(_FLAG_WEIGHT.get(f, 0) for f in _ticket_flags(record))
+
+
+def _still_open(record: EvidenceRecord) -> bool:
+    """An open ticket or an opportunity not closed stays current however old it is."""
+    if record.kind == "ticket":
+        return bool({"open", "pending"} & _ticket_flags(record))
+    if record.kind == "opportunity":
+        stage = _STAGE.search(record.text)
+        return stage is not None and not stage.group(1).lower().startswith(("closed", "won", "lost"))
+    return False
+
+
+@dataclass(frozen=True)
+class _Causes:
+    confirmed: list[CauseDraft]
+    suspected: list[CauseDraft]
+    earlier: list[CauseDraft]
+    """Outdated statements not settled since: suspected at most, after the current leads."""
 
 
 def _record_causes(
-    evidence: dict[str, EvidenceRecord], signalled: set[str]
-) -> tuple[list[CauseDraft], list[CauseDraft]]:
+    evidence: dict[str, EvidenceRecord], signalled: set[str], account_name: str, currency: _Currency
+) -> _Causes:
     """Causes the records state, in order of weight: the customer's words, objections, survey comments
-    behind a signal, then the most telling tickets. `signalled`: evidence ids the signals cite."""
+    behind a signal, then the most telling tickets. `signalled`: evidence ids the signals cite. Only
+    current records confirm; a matter settled since is left out."""
     quotes: list[CauseDraft] = []
     objections: list[CauseDraft] = []
     comments: list[CauseDraft] = []
     suspected: list[CauseDraft] = []
+    earlier: list[CauseDraft] = []
     records = sorted(evidence.values(), key=lambda r: (r.date or "", r.id), reverse=True)
-    for record in records:
+    current = [r for r in records if not currency.outdated(r) or _still_open(r)]
+    for record in current:
         if record.kind == "opportunity" and can_confirm(record):
             found = _OBJECTION.search(record.text)
             objection = found.group(1).strip() if found else ""
-            if objection and not find_injections(objection):
+            if objection and not find_injections(objection) and not currency.settled(objection, record):
                 objections.append(
                     CauseDraft(
                         cause=f'Objection on the renewal opportunity: "{objection}"',
@@ -151,7 +363,7 @@ def _record_causes(
             # Only the surveys behind a decline: a happy comment from last spring explains nothing.
             found = _COMMENT.search(record.text)
             comment = found.group(1).strip() if found else ""
-            if comment and not find_injections(comment):
+            if comment and not find_injections(comment) and not currency.settled(comment, record):
                 hedged = is_hedged(comment)
                 (suspected if hedged else comments).append(
                     CauseDraft(
@@ -160,14 +372,32 @@ def _record_causes(
                         what_would_confirm=_what_would_confirm(comment) if hedged else None,
                     )
                 )
-        elif record.kind == "note":
-            stated, guesses = _customer_statements(record, record.id in signalled)
-            quotes += [CauseDraft(cause=s, evidence_ids=[record.id], what_would_confirm=None) for s in stated]
-            suspected += [
-                CauseDraft(cause=h, evidence_ids=[record.id], what_would_confirm=_what_would_confirm(h))
-                for h in guesses
-            ]
-    return quotes + objections + comments + _ticket_causes(records, signalled), suspected
+    for record in records:
+        if record.kind != "note":
+            continue
+        for statement in _note_statements(record, record.id in signalled, account_name):
+            if currency.settled(statement.words, record, statement.sentence_index):
+                continue
+            if currency.outdated(record):
+                earlier.append(_earlier(statement, record))
+            elif statement.stated:
+                quotes.append(CauseDraft(cause=statement.cause, evidence_ids=[record.id], what_would_confirm=None))
+            else:
+                suspected.append(
+                    CauseDraft(
+                        cause=statement.cause,
+                        evidence_ids=[record.id],
+                        what_would_confirm=_what_would_confirm(statement.words),
+                    )
+                )
+    tickets = [r for r in current if r.kind != "ticket" or not currency.settled(_subject(r), r)]
+    confirmed = quotes + objections + comments + _ticket_causes(tickets, signalled)
+    return _Causes(confirmed, suspected, earlier)
+
+
+def _subject(record: EvidenceRecord) -> str:
+    match = _TICKET_SUBJECT.search(record.text)
+    return match.group(1).strip() if match else ""
 
 
 def _ticket_causes(records: list[EvidenceRecord], signalled: set[str]) -> list[CauseDraft]:
@@ -179,8 +409,7 @@ def _ticket_causes(records: list[EvidenceRecord], signalled: set[str]) -> list[C
     for record in records:
         if record.kind != "ticket":
             continue
-        match = _TICKET_SUBJECT.search(record.text)
-        subject = match.group(1).strip() if match else ""
+        subject = _subject(record)
         weight = _ticket_weight(record)
         relevant = record.id in signalled or weight >= 2
         if not subject or find_injections(subject) or not relevant or not (weight >= 1 or _is_trouble(subject)):
@@ -279,8 +508,57 @@ def _lead_signals(signals: list[Signal], category: str) -> list[Signal]:
     return sorted(in_category, key=lambda s: (-s.severity, s.signal.startswith("health_"), -len(s.evidence), s.signal))
 
 
+_LABELLED_QUOTE = re.compile(r"\b[\w-]+:\s*[\"“]")
+_QUOTED = re.compile(r"[\"“]([^\"“”]*)[\"”]")
+_DIGIT = re.compile(r"\d")
+
+
+def signal_figures(summary: str) -> str:
+    """A signal summary without the free text it copies from the data: labelled quotes (`comment: "..."`,
+    `objection: "..."`) and everything after them, quoted subjects, and unlabelled reasons ("departed on
+    2026-03-16: left the company"). What is left are the tools' figures, dates and ids."""
+    labelled = _LABELLED_QUOTE.search(summary)
+    text = summary[: labelled.start()] if labelled else summary
+    text = _QUOTED.sub(lambda m: m.group(1) if len(m.group(1).split()) <= 2 else " ", text)
+    text = re.split(r"[\"“”]", text)[0]  # an unbalanced quote: free text from there on
+    clauses = []
+    for clause in re.split(r";\s+|\s+[—–]\s+", text):
+        head, colon, tail = clause.partition(": ")
+        if colon and not _DIGIT.search(tail):
+            clause = head
+        clause = " ".join(clause.split()).strip(" ,:;")
+        if _DIGIT.search(clause):
+            clauses.append(clause)
+    figures = "; ".join(clauses)
+    return "" if find_injections(figures) else figures
+
+
+def _carries_injection(text: str, injected: set[str]) -> bool:
+    """Whether `text` holds instruction-like wording, its own or a flagged sentence of the evidence."""
+    flat = " ".join(text.split()).casefold()
+    return bool(find_injections(text)) or any(sentence in flat for sentence in injected)
+
+
+def _injected_sentences(evidence: dict[str, EvidenceRecord]) -> set[str]:
+    return {
+        " ".join(sentence.split()).casefold()
+        for record in evidence.values()
+        for found in find_injections(record.text)
+        for sentence in [found.split(": ", 1)[-1]]  # "comment: NEW INSTRUCTIONS: ..." -> the words themselves
+        if len(sentence) > 12
+    }
+
+
+def _signal_reason(signal: Signal) -> str:
+    """A signal by its id and the tools' figures, never the data's free text."""
+    figures = signal_figures(signal.summary)
+    return f"{signal.signal} ({figures or f'severity {signal.severity}, since {signal.first_detected}'})"
+
+
 def choose_options(signals: list[Signal], category: RiskCategory) -> list[OptionChoice]:
-    """Two options for the main category and one for the runner-up (or a third for the main one)."""
+    """Two options for the main category and one for the runner-up (or a third for the main one). Each
+    option's reason names its signal and the tools' figures only: free text from the data (a survey
+    comment, a ticket subject, a note) never reaches a recommendation."""
     scores = category_scores(signals)
     ranked = sorted((c for c in RISK_CATEGORIES if c != category and scores[c] > 0), key=lambda c: -scores[c])
     picks: list[tuple[str, str]] = [(kind, category) for kind in OPTIONS_BY_CATEGORY[category][:2]]
@@ -303,13 +581,13 @@ def choose_options(signals: list[Signal], category: RiskCategory) -> list[Option
             # Give each option of one category its own signal where there are several.
             lead = leads[used.get(reason_category, 0) % len(leads)]
             used[reason_category] = used.get(reason_category, 0) + 1
-            why = f"Addresses the {reason_category} risk: {lead.signal} ({lead.summary})."
+            why = f"Addresses the {reason_category} risk: {_signal_reason(lead)}."
             ids = _ids(lead)
         options.append(OptionChoice(kind=kind, why=why, evidence_ids=ids))  # type: ignore[arg-type]
     return options
 
 
-def _summary(account: AccountBlock, entry: QueueEntry, category: str) -> tuple[str, list[str]]:
+def _summary(account: AccountBlock, entry: QueueEntry, category: str, injected: set[str]) -> tuple[str, list[str]]:
     signals = entry.active_signals
     if not signals:
         return (
@@ -317,9 +595,11 @@ def _summary(account: AccountBlock, entry: QueueEntry, category: str) -> tuple[s
             [],
         )
     lead = _lead_signals(signals, category)[0]
+    # The lead's own summary reads best; when it carries instruction-like data, only its figures.
+    described = _signal_reason(lead) if _carries_injection(lead.summary, injected) else f"{lead.signal}: {lead.summary}"
     text = (
         f"{account.name} is at {entry.risk_level} risk (score {entry.risk_score:g}) with "
-        f"{len(signals)} active signals, most likely {category}; the strongest is {lead.signal}: {lead.summary}."
+        f"{len(signals)} active signals, most likely {category}; the strongest is {described}."
         f" Renewal is {account.days_to_renewal} days away."
     )
     if account.goals:
@@ -327,20 +607,28 @@ def _summary(account: AccountBlock, entry: QueueEntry, category: str) -> tuple[s
     return text, _ids(lead)
 
 
-def draft_offline(account: AccountBlock, entry: QueueEntry, evidence: dict[str, EvidenceRecord]) -> BriefDraft:
-    """A deterministic draft from the signals and the evidence pool (signal evidence + retrieved text)."""
+def draft_offline(
+    account: AccountBlock,
+    entry: QueueEntry,
+    evidence: dict[str, EvidenceRecord],
+    *,
+    recency_days: int = CAUSE_RECENCY_DAYS,
+) -> BriefDraft:
+    """A deterministic draft from the signals and the evidence pool (signal evidence + retrieved text).
+    `recency_days`: how far before the as-of date a record may be dated and still confirm a cause."""
     signalled = {e.id for s in entry.active_signals for e in s.evidence}
-    confirmed, suspected = _record_causes(evidence, signalled)
-    confirmed = _dedupe(confirmed)[:MAX_CONFIRMED]
-    suspected = (_dedupe(suspected) + _pattern_causes(entry.active_signals, confirmed))[:MAX_SUSPECTED]
+    currency = _Currency.of(evidence, account.as_of, recency_days)
+    causes = _record_causes(evidence, signalled, account.name, currency)
+    confirmed = _dedupe(causes.confirmed)[:MAX_CONFIRMED]
+    suspected = _dedupe(causes.suspected + _pattern_causes(entry.active_signals, confirmed) + causes.earlier)
     category = choose_category(entry.active_signals, confirmed)
-    summary, summary_ids = _summary(account, entry, category)
+    summary, summary_ids = _summary(account, entry, category, _injected_sentences(evidence))
     return BriefDraft(
         summary=summary,
         summary_evidence_ids=summary_ids,
         risk_category=category,
         confirmed_causes=confirmed,
-        suspected_causes=suspected,
+        suspected_causes=suspected[:MAX_SUSPECTED],
         next_action_options=choose_options(entry.active_signals, category),
         assumptions=[],
     )

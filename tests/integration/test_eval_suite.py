@@ -81,11 +81,6 @@ def test_core_and_missing_data_suites_pass(reports: dict[str, SuiteReport]) -> N
         assert reports[name].passed, failing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gaps of the offline drafter: it confirms quotes from another customer's story (F-04) and "
-    "from outdated notes (F-05, F-12), and an option's reason repeats an injected survey comment (F-08)",
-)
 def test_faithfulness_suite_passes(reports: dict[str, SuiteReport]) -> None:
     failing = {s.scorer: s.failing for s in reports["faithfulness"].scorers if not s.passed}
     assert reports["faithfulness"].passed, failing
@@ -97,9 +92,7 @@ def test_eval_command_reports_and_sets_the_exit_code(tmp_path: Path, monkeypatch
     monkeypatch.setenv("RISKBRIEF_DRAFTER", "offline")
     runner = CliRunner()
     try:
-        result = runner.invoke(
-            app, ["--home", str(tmp_path), "eval", "--suite", "missing_data", "--format", "json"]
-        )
+        result = runner.invoke(app, ["--home", str(tmp_path), "eval", "--suite", "missing_data", "--format", "json"])
         assert result.exit_code == 0, result.output
         payload = json.loads(result.output)
         assert payload["passed"] is True and payload["suites"][0]["suite"] == "missing_data.v1"
