@@ -16,7 +16,16 @@ from typer.testing import CliRunner
 from tools.embeddings import FloatArray, MiniLMEmbeddingFunction
 from tools.errors import DependencyError, InputError
 from tools.portfolio import Portfolio, load_portfolio
-from tools.retrieval import CHUNK_OVERLAP, CHUNK_WORDS, chunk_spans, ingest, search
+from tools.retrieval import (
+    CHUNK_OVERLAP,
+    CHUNK_WORDS,
+    SHARDS,
+    _client,
+    chunk_spans,
+    ingest,
+    search,
+    shard_name,
+)
 
 AS_OF = date(2026, 11, 20)
 
@@ -85,6 +94,17 @@ def make_portfolio(
     write_csv(root / "notes.csv", notes)
     write_csv(root / "tickets.csv", tickets)
     return load_portfolio(root)
+
+
+def stored_ids(store: Path) -> set[str]:
+    client = _client(store)
+    return {
+        chunk_id
+        for index in range(SHARDS)
+        for chunk_id in client.get_collection(shard_name(index), embedding_function=None).get(include=[])[
+            "ids"
+        ]
+    }
 
 
 class CountingEmbedder:
@@ -182,13 +202,23 @@ def test_reingest_is_idempotent_and_changed_rows_replace_their_chunks(
     assert (changed.embedded, changed.replaced) == (n_chunks, 1)
     assert changed.removed == 2  # the old single-chunk note:N-1 and the vanished note:N-9
 
-    from tools.retrieval import COLLECTION, _client
-
-    stored = set(_client(store).get_collection(COLLECTION, embedding_function=None).get(include=[])["ids"])
+    stored = stored_ids(store)
     assert {f"note:N-1#{i}" for i in range(n_chunks)} <= stored
     assert "note:N-1" not in stored and "note:N-9" not in stored
     hit = search("A-1", "renewal budget was cut", as_of=AS_OF, k=1, store_path=store, embedder=embedder)[0]
     assert hit.id == "note:N-1" and "budget was cut" in hit.text
+
+    # N-2 moves to A-2 (another shard): it leaves A-1's results and appears in A-2's.
+    moved = [notes[0], {**notes[1], "account_id": "A-2"}, notes[2]]
+    report = ingest(
+        make_portfolio(tmp_path / "p", moved), progress=False, store_path=store, embedder=embedder
+    )
+    assert (report.replaced, report.embedded, report.removed) == (1, 1, 1)
+    query = "CFO happy with onboarding"
+    assert "note:N-2" not in [
+        h.id for h in search("A-1", query, as_of=AS_OF, store_path=store, embedder=embedder)
+    ]
+    assert search("A-2", query, as_of=AS_OF, store_path=store, embedder=embedder)[0].id == "note:N-2"
 
 
 def test_model_mismatch_and_bad_input(tmp_path: Path, embedder: CountingEmbedder) -> None:
@@ -210,6 +240,13 @@ def test_model_mismatch_and_bad_input(tmp_path: Path, embedder: CountingEmbedder
         search("A-404", "competitor", as_of=AS_OF, store_path=store, embedder=embedder)
     with pytest.raises(InputError, match="A-404"):
         search("A-404", "competitor", as_of=AS_OF, store_path=store, embedder=embedder, portfolio=portfolio)
+
+    # --rebuild switches the store to the new model.
+    rebuilt = ingest(portfolio, progress=False, store_path=store, embedder=other, rebuild=True)
+    assert (rebuilt.model, rebuilt.embedded) == ("openai/text-embedding-3-small", 5)
+    assert search("A-1", "competitor", as_of=AS_OF, store_path=store, embedder=other)
+    with pytest.raises(DependencyError, match="built with openai/text-embedding-3-small"):
+        search("A-1", "competitor", as_of=AS_OF, store_path=store, embedder=embedder)
 
 
 def test_cli_ingest_and_search_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
