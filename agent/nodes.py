@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -224,6 +224,10 @@ def _reply_update(info: DrafterInfo, reply: ModelReply, *, repair: bool) -> dict
     }
 
 
+RECENT_NOTE_DAYS = 90
+RECENT_NOTE_LIMIT = 8
+
+
 def _retrieve(state: State, context: AgentContext, queries: list[str], records: dict[str, EvidenceRecord]) -> list[Any]:
     """Search the store for this account; build or refresh the store first when it holds none of the
     account's text (the one place `brief` ingests). Only hits that are records of this portfolio count:
@@ -306,6 +310,14 @@ def retrieve_context(state: State, runtime: Runtime[AgentContext]) -> dict[str, 
                 pool[item.id] = known
     # Objections and survey comments are few and state causes outright: always in the pool.
     pool.update({k: r for k, r in records.items() if r.kind in ("opportunity", "survey") and k not in pool})
+    # The CSM's latest notes are read whatever the queries find: a review starts from them.
+    since = (date.fromisoformat(str(state.as_of)) - timedelta(days=RECENT_NOTE_DAYS)).isoformat()
+    recent_notes = sorted(
+        (r for r in records.values() if r.kind == "note" and r.date and r.date >= since),
+        key=lambda r: (r.date or "", r.id),
+        reverse=True,
+    )[:RECENT_NOTE_LIMIT]
+    pool.update({r.id: r for r in recent_notes if r.id not in pool})
     if records:
         families = {"general"} | {
             SIGNAL_CATEGORY[s.signal] for s in entry.active_signals if s.signal in SIGNAL_CATEGORY
