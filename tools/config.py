@@ -167,6 +167,11 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     except ValidationError as exc:
         raise InputError(_format_error(path, exc)) from None
     config.source = str(path)
+    if config.store.home:
+        from tools import workspace
+
+        # Relative to the config file, so the same file works from any working directory.
+        workspace.set_config_home((path.parent / config.store.home).resolve())
     return config
 
 

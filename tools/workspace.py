@@ -1,6 +1,7 @@
 """The workspace folder: Chroma store, SQLite checkpointer, alert state, measurement events.
 
-Chosen by `--home`, else `RISKBRIEF_HOME`, else `./.riskbrief` (spec/interface.md).
+Chosen by `--home`, else `RISKBRIEF_HOME`, else `[store] home` in riskbrief.toml, else `./.riskbrief`
+(spec/interface.md).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 _override: Path | None = None
+_from_config: Path | None = None
 
 
 def set_home(path: Path | None) -> None:
@@ -19,9 +21,17 @@ def set_home(path: Path | None) -> None:
     _override = path
 
 
+def set_config_home(path: Path | None) -> None:
+    """The workspace named by `[store] home` in riskbrief.toml: used when neither --home nor
+    RISKBRIEF_HOME says otherwise."""
+    global _from_config
+    _from_config = path
+
+
 def home() -> Path:
     """The workspace folder, created on first use."""
-    path = _override or Path(os.environ.get("RISKBRIEF_HOME") or ".riskbrief")
+    env = os.environ.get("RISKBRIEF_HOME")
+    path = _override or (Path(env) if env else None) or _from_config or Path(".riskbrief")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -167,3 +167,17 @@ def test_malformed_accounts_never_crash(tmp_path: Path, rows: list[list[str]], h
     except InputError as exc:
         assert str(exc).startswith("accounts.csv")
         assert "\n" not in str(exc).split(":")[0]
+
+
+def test_store_home_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools import workspace
+
+    monkeypatch.delenv("RISKBRIEF_HOME", raising=False)
+    (tmp_path / "riskbrief.toml").write_text('[store]\nhome = "ws"\n')
+    try:
+        load_config(tmp_path)
+        assert workspace.home() == (tmp_path / "ws").resolve()
+        monkeypatch.setenv("RISKBRIEF_HOME", str(tmp_path / "env"))
+        assert workspace.home() == tmp_path / "env"  # the environment wins over the file
+    finally:
+        workspace.set_config_home(None)
