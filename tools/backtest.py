@@ -283,6 +283,11 @@ def run_backtest(
     leads = [(labels_by_id[a] - start).days for a, start in run_start.items()]
     n_churned = int(y.sum())
     notes = _in_sample_note(config, as_of, horizon_days) if score == "churn_probability" else []
+    if not queue:
+        notes.append(
+            "no account had an active signal as of this date: every score is 0 and the AUC is 0.5 by construction "
+            "(check `riskbrief queue` for the signals this data cannot evaluate)"
+        )
     missed = sorted(a for a in churners if a not in run_start)[:20]
     return BacktestReport(
         as_of=as_of,

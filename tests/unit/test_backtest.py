@@ -199,3 +199,18 @@ def test_run_backtest_needs_outcomes(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match=r"outcomes\.csv"):
         run_backtest(tmp_path, date(2026, 3, 31), 90)
+
+
+def test_backtest_says_so_when_no_signal_fired(tmp_path: Path) -> None:
+    from builder import AS_OF, account, day, write_portfolio
+
+    from tools.backtest import run_backtest
+
+    root = write_portfolio(
+        tmp_path / "p",
+        accounts=[account("A-1"), account("A-2")],
+        outcomes=[{"account_id": "A-1", "date": day(20), "outcome": "churned"}],
+    )
+    report = run_backtest(root, AS_OF, 30)
+    assert report.n_churned == 1 and report.auc == 0.5
+    assert any("no account had an active signal" in n for n in report.notes)
