@@ -177,9 +177,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Tests never reach a real endpoint nor a developer's workspace: their own key, endpoint and
-    RISKBRIEF_HOME are hidden from every test."""
+    RISKBRIEF_HOME are hidden from every test, and no test's --home leaks into the next."""
     for name in (
         "OPENAI_API_KEY",
         "OPENAI_BASE_URL",
@@ -190,3 +190,8 @@ def _offline_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RISKBRIEF_HOME", str(tmp_path / "default-home"))
+    workspace.set_home(None)
+    workspace.set_config_home(None)
+    yield
+    workspace.set_home(None)
+    workspace.set_config_home(None)
