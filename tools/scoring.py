@@ -12,7 +12,6 @@ from datetime import date
 import polars as pl
 
 from tools.config import Config
-from tools.errors import InputError
 from tools.models import EvidenceItem, QueueEntry, Signal
 from tools.portfolio import Portfolio
 from tools.registry import CLUSTER_ROUTE, DEFAULT_ROUTE, REGISTRY, ROUTES, URGENCY_RANK
@@ -227,16 +226,6 @@ def account_frame(portfolio: Portfolio) -> pl.DataFrame:
     return portfolio.accounts.join(latest_health(portfolio), on="account_id", how="left")
 
 
-def resolve_as_of(config: Config, as_of: date | None) -> date:
-    """`--as-of`, else the config's as_of, else today."""
-    return as_of or config.as_of or date.today()
-
-
-def detect_signals_frame(portfolio: Portfolio, config: Config, as_of: date) -> pl.DataFrame:
-    """The raw signal frame (account_id, signal, severity, first_detected, summary, evidence)."""
-    return detect(portfolio, config, as_of).signals
-
-
 def build_queue(
     portfolio: Portfolio,
     config: Config,
@@ -288,8 +277,3 @@ def assess_account(portfolio: Portfolio, config: Config, as_of: date, account_id
         churn_probability=probability,
         arr_at_risk=None if probability is None else round(account.arr * probability, 2),
     )
-
-
-def require_account(portfolio: Portfolio, account_id: str) -> None:
-    if account_id not in portfolio.account_ids:
-        raise InputError(f"unknown account '{account_id}': not in {portfolio.root / 'accounts.csv'}")

@@ -46,11 +46,6 @@ def chroma_path() -> Path:
     return home() / "chroma"
 
 
-def current_override() -> Path | None:
-    """The folder set by `set_home`, if any."""
-    return _override
-
-
 @contextmanager
 def using(path: Path) -> Iterator[Path]:
     """Use `path` as the workspace inside the block, then restore the previous one."""
