@@ -332,7 +332,12 @@ def draft_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Draft with the configured model, or offline when none is configured."""
     settings = runtime.context.model
     if settings is None:
-        draft = draft_offline(AccountBlock.model_validate(state.account), _entry(state), _evidence(state))
+        draft = draft_offline(
+            AccountBlock.model_validate(state.account),
+            _entry(state),
+            _evidence(state),
+            recency_days=_config(state).cause_recency_days,
+        )
         return {"draft": draft.model_dump(mode="json"), "drafter": DrafterInfo(name="offline").model_dump()}
     info = DrafterInfo(name="model", model=settings.model)
     try:
@@ -359,6 +364,8 @@ def verify_brief(state: State) -> dict[str, Any]:
         allowed_actions=ACTION_CATALOGUE.keys(),
         # From the (cached) portfolio rather than the state: a large portfolio's names would bloat checkpoints.
         known_names=_known_names(_portfolio(state.data_dir, state.as_of), _config(state)),
+        as_of=date.fromisoformat(str(state.as_of)),
+        recency_days=_config(state).cause_recency_days,
     )
     return {"verification": report.model_dump(mode="json")}
 
@@ -389,7 +396,12 @@ def fallback_draft(state: State) -> dict[str, Any]:
     else:
         report = VerificationReport.model_validate(state.verification or {"passed": False})
         reason = "the model's draft failed verification after one repair (" + ", ".join(report.codes()) + ")"
-    draft = draft_offline(AccountBlock.model_validate(state.account), _entry(state), _evidence(state))
+    draft = draft_offline(
+        AccountBlock.model_validate(state.account),
+        _entry(state),
+        _evidence(state),
+        recency_days=_config(state).cause_recency_days,
+    )
     info = previous.model_copy(update={"name": "offline", "fallback": True, "fallback_reason": reason})
     return {"draft": draft.model_dump(mode="json"), "draft_error": None, "drafter": info.model_dump(mode="json")}
 

@@ -78,6 +78,9 @@ class Config(BaseModel):
     as_of: date | None = None
     competitors: list[str] = Field(default_factory=list)
     cluster_window_days: int = Field(default=14, ge=1)
+    cause_recency_days: int = Field(
+        default=180, ge=1, description="a note or survey older than this (days) cannot confirm a current cause"
+    )
     history_days: int = Field(
         default=182, ge=30, description="how far back usage and health series are read for trends (days)"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -25,6 +26,7 @@ FailureCode = Literal[
     "unsupported_quote",
     "unsupported_name",
     "suspected_as_confirmed",
+    "stale_confirmation",
     "signal_without_evidence",
     "action_not_allowed",
     "option_count",
@@ -157,6 +159,13 @@ def quotes_customer(text: str) -> bool:
 def find_injections(text: str) -> list[str]:
     """Sentences of `text` that try to instruct the agent. Such text is data: flagged, never obeyed."""
     return [s for s in sentences(text) if _INJECTION.search(s)]
+
+
+def _all_stale(confirming: list[EvidenceRecord], cutoff: date) -> bool:
+    """True when there are confirming records and each is a dated note or survey from before `cutoff`."""
+    return bool(confirming) and all(
+        r.kind in ("note", "survey") and r.date is not None and r.date < cutoff.isoformat() for r in confirming
+    )
 
 
 def can_confirm(record: EvidenceRecord) -> bool:
@@ -343,12 +352,16 @@ def verify_draft(
     allowed_actions: Collection[str],
     known_names: Iterable[str] = (),
     option_range: tuple[int, int] = (2, 3),
+    as_of: date | None = None,
+    recency_days: int | None = None,
 ) -> VerificationReport:
     """Check a draft (or a whole brief) against the evidence allowed for this account and as-of date.
 
     `evidence`: the records that may be cited (signal evidence plus retrieved text), by id.
     `facts`: tool-provided statements (account facts, signal summaries) whose figures need no citation.
     `known_names`: people and companies of the portfolio; naming one needs evidence that names it.
+    `as_of`, `recency_days`: a note or survey comment older than the window cannot confirm a current cause
+    (tickets and objections may still be open, so their age alone does not disqualify them).
     """
     pool = dict(evidence) if isinstance(evidence, Mapping) else {r.id: r for r in evidence}
     check = _Checker(pool, facts, known_names)
@@ -370,6 +383,18 @@ def verify_draft(
             if list_name == "confirmed_causes":
                 if is_hedged(text):
                     check.fail("suspected_as_confirmed", where, "hedged wording: a guess belongs in suspected_causes")
+                elif (
+                    records
+                    and as_of is not None
+                    and recency_days is not None
+                    and _all_stale([r for r in records if can_confirm(r)], as_of - timedelta(days=recency_days))
+                ):
+                    check.fail(
+                        "stale_confirmation",
+                        where,
+                        f"every confirming record is a note or survey older than {recency_days} days: it may no "
+                        "longer hold, so it belongs in suspected_causes",
+                    )
                 elif records and not any(can_confirm(r) for r in records):
                     kinds = ", ".join(sorted({r.kind for r in records}))
                     check.fail(
