@@ -90,6 +90,9 @@ def digest_view(d: Digest) -> Group:
         ("Escalated", d.escalated),
         ("Reminders (unacknowledged)", d.reminders),
     ):
+        if not alerts:
+            parts.append(Text(f"{title}: none"))
+            continue
         table = Table(title=f"{title}: {len(alerts)}", title_justify="left", header_style="bold")
         table.add_column("Account")
         table.add_column("Signal")
@@ -98,16 +101,17 @@ def digest_view(d: Digest) -> Group:
             sev = f"{a.previous_severity} → {a.severity}" if title == "Escalated" else str(a.severity)
             table.add_row(f"{a.account_name} [dim]{a.account_id}[/dim]", a.signal, sev)
         parts.append(table)
-    resolved = Table(
-        title=f"Resolved (condition no longer met): {len(d.resolved)}",
-        title_justify="left",
-        header_style="bold",
-    )
-    resolved.add_column("Account")
-    resolved.add_column("Signal")
-    for account_id, name, signal in d.resolved:
-        resolved.add_row(f"{name} [dim]{account_id}[/dim]", signal)
-    parts.append(resolved)
+    if d.resolved:
+        resolved = Table(
+            title=f"Resolved (condition no longer met): {len(d.resolved)}", title_justify="left", header_style="bold"
+        )
+        resolved.add_column("Account")
+        resolved.add_column("Signal")
+        for account_id, name, signal in d.resolved:
+            resolved.add_row(f"{name} [dim]{account_id}[/dim]", signal)
+        parts.append(resolved)
+    else:
+        parts.append(Text("Resolved (condition no longer met): none"))
     parts.append(Text(f"{d.suppressed} repeat alerts suppressed (already alerted, unchanged).", style="dim"))
     return Group(*parts)
 
