@@ -37,6 +37,8 @@ from agent.brief import (
 )
 from tools.models import QueueEntry, Signal
 from tools.verify import (
+    DISCLAIMER,
+    OTHER_PARTY,
     EvidenceRecord,
     can_confirm,
     find_injections,
@@ -44,6 +46,7 @@ from tools.verify import (
     quoted_speech,
     quotes_customer,
     sentences,
+    speaker_is_other,
 )
 
 MAX_CONFIRMED = 6
@@ -114,37 +117,6 @@ def _clean_sentences(record: EvidenceRecord) -> list[str]:
 
 
 # ------------------------------------------------------------------------------- whose words, and when
-
-# Another customer's story retold in a note: "another customer", "a different client", "their CSM".
-_OTHER_PARTY = re.compile(
-    r"\b(another|other|different)\s+(customers?|clients?|accounts?|compan(y|ies)|firms?|prospects?)\b"
-    r"(?!\s+(contacts?|users?|teams?|admins?|stakeholders?|champions?|sponsors?))"
-    r"|\btheir (own )?(csm|account manager|account executive|success manager|rep)\b",
-    re.IGNORECASE,
-)
-# A sentence pointing back at the one before as someone else's: "That is a different customer."
-_DISCLAIMER = re.compile(
-    r"^(that|this|it|which|these|those)\b[^.;]{0,30}\b(different|another|other)\s+(customer|client|account|company)"
-    r"|\bnot (about |from )?(this|our) (customer|client|account)\b",
-    re.IGNORECASE,
-)
-_SPEECH = r"(said|says|stated|told|tells|wrote|complained|mentioned|confirmed|reported|shared)"
-_ORG_SUFFIX = (
-    r"(Inc|Ltd|LLC|GmbH|AG|plc|Corp|Corporation|Group|Foods|Bank|Holdings|Solutions|Systems|Technologies|Labs|"
-    r"Partners|Industries|Pharma|Health|Hotels|Capital|Telecom|Logistics|Media|Retail|Motors|Airlines|Energy|"
-    r"Insurance)"
-)
-# A company named as the speaker: "Halvorsen Foods told ...".
-_ORG_SPEAKER = re.compile(rf"\b((?:[A-Z][\w&'-]*\s+)+{_ORG_SUFFIX}\.?)\s+{_SPEECH}\b")
-
-
-def _speaker_is_other(context: str, account_name: str) -> bool:
-    """Whether the words introducing a statement attribute it to someone other than this customer."""
-    if _OTHER_PARTY.search(context):
-        return True
-    company = _ORG_SPEAKER.search(context)
-    return company is not None and company.group(1).rstrip(".").casefold() not in account_name.casefold()
-
 
 # Resolution language: the matter was settled. Not when negated, conditional or still to come
 # ("not fixed", "until T-31 is fixed", "will be resolved"), nor the words' other senses ("a fixed price",
@@ -268,7 +240,7 @@ def _note_statements(record: EvidenceRecord, signalled: bool, account_name: str)
     unless a signal cites the note (a competitor named in it, say); resolutions and another customer's
     words never count."""
     clean = _clean_sentences(record)
-    disclaimed = {n - 1 for n, sentence in enumerate(clean) if _DISCLAIMER.search(sentence)}
+    disclaimed = {n - 1 for n, sentence in enumerate(clean) if DISCLAIMER.search(sentence)}
     out: list[_Statement] = []
     for n, sentence in enumerate(clean):
         # A guess may rest on a change (a new VP); a statement confirms only a problem.
@@ -278,15 +250,15 @@ def _note_statements(record: EvidenceRecord, signalled: bool, account_name: str)
         quotes = quoted_speech(sentence)
         if quotes:
             context = sentence[: sentence.find(quotes[0])]
-            if _speaker_is_other(context, account_name):
+            if speaker_is_other(context, account_name):
                 continue
             for quote in quotes:
                 if not _only_settles(quote):
                     out.append(_Statement(f'Customer said: "{quote}"', quote, not is_hedged(quote), n))
         elif quotes_customer(sentence) and not is_hedged(sentence):
-            if not _speaker_is_other(sentence, account_name):
+            if not speaker_is_other(sentence, account_name):
                 out.append(_Statement(f'Recorded in a CSM note: "{sentence}"', sentence, True, n))
-        elif is_hedged(sentence) and not _OTHER_PARTY.search(sentence):
+        elif is_hedged(sentence) and not OTHER_PARTY.search(sentence):
             out.append(_Statement(f'CSM suspects: "{sentence}"', sentence, False, n))
     return out
 

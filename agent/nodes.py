@@ -366,6 +366,7 @@ def verify_brief(state: State) -> dict[str, Any]:
         known_names=_known_names(_portfolio(state.data_dir, state.as_of), _config(state)),
         as_of=date.fromisoformat(str(state.as_of)),
         recency_days=_config(state).cause_recency_days,
+        account_name=str(state.account.get("name") or ""),
     )
     return {"verification": report.model_dump(mode="json")}
 

@@ -156,6 +156,56 @@ def quotes_customer(text: str) -> bool:
     return bool(quoted_speech(text)) or bool(_SAYS.search(text))
 
 
+# ------------------------------------------------------------------------------- whose words
+
+# Another customer's story retold in a note: "another customer", "a different client", "their CSM".
+OTHER_PARTY = re.compile(
+    r"\b(another|other|different)\s+(customers?|clients?|accounts?|compan(y|ies)|firms?|prospects?)\b"
+    r"(?!\s+(contacts?|users?|teams?|admins?|stakeholders?|champions?|sponsors?))"
+    r"|\btheir (own )?(csm|account manager|account executive|success manager|rep)\b",
+    re.IGNORECASE,
+)
+# A sentence pointing back at the one before as someone else's: "That is a different customer."
+DISCLAIMER = re.compile(
+    r"^(that|this|it|which|these|those)\b[^.;]{0,30}\b(different|another|other)\s+(customer|client|account|company)"
+    r"|\bnot (about |from )?(this|our) (customer|client|account)\b",
+    re.IGNORECASE,
+)
+_SPEECH_VERB = r"(said|says|stated|told|tells|wrote|complained|mentioned|confirmed|reported|shared)"
+_ORG_SUFFIX = (
+    r"(Inc|Ltd|LLC|GmbH|AG|plc|Corp|Corporation|Group|Foods|Bank|Holdings|Solutions|Systems|Technologies|Labs|"
+    r"Partners|Industries|Pharma|Health|Hotels|Capital|Telecom|Logistics|Media|Retail|Motors|Airlines|Energy|"
+    r"Insurance)"
+)
+# A company named as the speaker: "Halvorsen Foods told ...".
+_ORG_SPEAKER = re.compile(rf"\b((?:[A-Z][\w&'-]*\s+)+{_ORG_SUFFIX}\.?)\s+{_SPEECH_VERB}\b")
+
+
+def speaker_is_other(context: str, account_name: str) -> bool:
+    """Whether the words introducing a statement attribute it to someone other than this customer."""
+    if OTHER_PARTY.search(context):
+        return True
+    company = _ORG_SPEAKER.search(context)
+    return company is not None and company.group(1).rstrip(".").casefold() not in account_name.casefold()
+
+
+def quotes_this_customer(record: EvidenceRecord, account_name: str) -> bool:
+    """Whether a note quotes *this* customer: a quote or reported speech not attributed to another party
+    ("another customer said", "Halvorsen Foods told us"), nor disclaimed by the next sentence."""
+    clean = [s for s in sentences(record.text) if not _INJECTION.search(s)]
+    disclaimed = {n - 1 for n, s in enumerate(clean) if DISCLAIMER.search(s)}
+    for n, sentence in enumerate(clean):
+        if n in disclaimed:
+            continue
+        quotes = quoted_speech(sentence)
+        if quotes:
+            if not speaker_is_other(sentence[: sentence.find(quotes[0])], account_name):
+                return True
+        elif _SAYS.search(sentence) and not speaker_is_other(sentence, account_name):
+            return True
+    return False
+
+
 def find_injections(text: str) -> list[str]:
     """Sentences of `text` that try to instruct the agent. Such text is data: flagged, never obeyed."""
     return [s for s in sentences(text) if _INJECTION.search(s)]
@@ -168,7 +218,7 @@ def _all_stale(confirming: list[EvidenceRecord], cutoff: date) -> bool:
     )
 
 
-def can_confirm(record: EvidenceRecord) -> bool:
+def can_confirm(record: EvidenceRecord, account_name: str | None = None) -> bool:
     """Whether this record can confirm a cause: a ticket, an opportunity objection, a survey comment,
     or a note that quotes the customer. A hedged note or a metric never confirms on its own."""
     text = record.text.lower()
@@ -179,6 +229,8 @@ def can_confirm(record: EvidenceRecord) -> bool:
     if record.kind == "survey":
         return "comment" in text
     if record.kind == "note":
+        if account_name is not None:
+            return quotes_this_customer(record, account_name)
         clean = " ".join(s for s in sentences(record.text) if not _INJECTION.search(s))
         return quotes_customer(clean)
     return False
@@ -354,6 +406,7 @@ def verify_draft(
     option_range: tuple[int, int] = (2, 3),
     as_of: date | None = None,
     recency_days: int | None = None,
+    account_name: str | None = None,
 ) -> VerificationReport:
     """Check a draft (or a whole brief) against the evidence allowed for this account and as-of date.
 
@@ -362,6 +415,7 @@ def verify_draft(
     `known_names`: people and companies of the portfolio; naming one needs evidence that names it.
     `as_of`, `recency_days`: a note or survey comment older than the window cannot confirm a current cause
     (tickets and objections may still be open, so their age alone does not disqualify them).
+    `account_name`: with it, a note confirms only when it quotes this customer, not another one.
     """
     pool = dict(evidence) if isinstance(evidence, Mapping) else {r.id: r for r in evidence}
     check = _Checker(pool, facts, known_names)
@@ -395,7 +449,7 @@ def verify_draft(
                         f"every confirming record is a note or survey older than {recency_days} days: it may no "
                         "longer hold, so it belongs in suspected_causes",
                     )
-                elif records and not any(can_confirm(r) for r in records):
+                elif records and not any(can_confirm(r, account_name) for r in records):
                     kinds = ", ".join(sorted({r.kind for r in records}))
                     check.fail(
                         "suspected_as_confirmed",

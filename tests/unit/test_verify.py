@@ -219,3 +219,33 @@ def test_an_old_note_cannot_confirm_a_current_cause() -> None:
     report = verify(good_draft(), as_of=date(2027, 11, 20), recency_days=180)
     assert [f.code for f in report.failures] == ["stale_confirmation"]
     assert report.failures[0].where == "confirmed_causes[0]"
+
+
+def test_another_customers_quote_cannot_confirm() -> None:
+    retold = EvidenceRecord(
+        id="note:N-9",
+        kind="note",
+        date="2026-11-15",
+        text='At the user group, another customer said "the exports keep timing out" for them too.',
+    )
+    draft = good_draft()
+    draft["confirmed_causes"] = [{"cause": 'Customer said "the exports keep timing out"', "evidence_ids": ["note:N-9"]}]
+    report = verify_draft(
+        draft,
+        evidence=[*EVIDENCE, retold],
+        facts=FACTS,
+        signals=SIGNALS,
+        allowed_actions=ACTIONS,
+        account_name="TechStart Solutions",
+    )
+    assert [f.code for f in report.failures] == ["suspected_as_confirmed"]
+    # The same words from this customer's own mouth confirm.
+    own = retold.model_copy(update={"text": 'On the call the customer said "the exports keep timing out".'})
+    assert verify_draft(
+        draft,
+        evidence=[*EVIDENCE, own],
+        facts=FACTS,
+        signals=SIGNALS,
+        allowed_actions=ACTIONS,
+        account_name="TechStart Solutions",
+    ).passed
