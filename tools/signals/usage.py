@@ -17,6 +17,13 @@ def _usage_id(date_col: str = "period_start") -> pl.Expr:
     )
 
 
+def _value_line(value: str, when: str, label: str) -> pl.Expr:
+    """`dau 78 for 2026-08-24 (baseline, before the decline)`: one usage row as evidence text."""
+    return pl.concat_str(
+        [pl.col("metric"), pl.lit(" "), num(pl.col(value)), pl.lit(" for "), iso(pl.col(when)), pl.lit(f" ({label})")]
+    )
+
+
 def _pct(current: pl.Expr, base: pl.Expr) -> pl.Expr:
     change = ((current - base) / base * 100).round(0).cast(pl.Int64)
     return pl.when(change >= 0).then(pl.concat_str([pl.lit("+"), change.cast(pl.Utf8)])).otherwise(change.cast(pl.Utf8))
@@ -65,16 +72,7 @@ def usage_gradual_decline(ctx: Context) -> pl.DataFrame | None:
         wide,
         detected=pl.col("detected"),
         ev_id=_usage_id("base_date"),
-        ev_text=pl.concat_str(
-            [
-                pl.col("metric"),
-                pl.lit(" "),
-                num(pl.col("base_value")),
-                pl.lit(" for "),
-                iso(pl.col("base_date")),
-                pl.lit(" (baseline, before the decline)"),
-            ]
-        ),
+        ev_text=_value_line("base_value", "base_date", "baseline, before the decline"),
         ev_date=pl.col("base_date"),
         summary=pl.col("text"),
         order=pl.lit(1),
@@ -131,16 +129,7 @@ def usage_sudden_drop(ctx: Context) -> pl.DataFrame | None:
         fired,
         detected=pl.col("period_start"),
         ev_id=_usage_id("prior_date"),
-        ev_text=pl.concat_str(
-            [
-                pl.col("metric"),
-                pl.lit(" "),
-                num(pl.col("prior_value")),
-                pl.lit(" for "),
-                iso(pl.col("prior_date")),
-                pl.lit(" (prior period)"),
-            ]
-        ),
+        ev_text=_value_line("prior_value", "prior_date", "prior period"),
         ev_date=pl.col("prior_date"),
         summary=text,
         order=pl.lit(1),
