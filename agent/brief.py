@@ -14,130 +14,22 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, Field
 
+from tools.evidence import EvidenceRecord, Fact, Span, describe, short_id
 from tools.models import QueueEntry, RiskLevel, Signal
 from tools.registry import REGISTRY
-from tools.verify import EvidenceRecord, VerificationReport, find_injections
-
-RiskCategory = Literal[
-    "adoption/value",
-    "relationship/stakeholder",
-    "support/product",
-    "commercial/financial",
-    "competitive",
-    "renewal/contract",
-]
-RISK_CATEGORIES: tuple[RiskCategory, ...] = (
-    "adoption/value",
-    "relationship/stakeholder",
-    "support/product",
-    "commercial/financial",
-    "competitive",
-    "renewal/contract",
+from tools.rulebook import (
+    ACTION_CATALOGUE,
+    RISK_CATEGORIES,
+    ActionKind,
+    CatalogueEntry,
+    RiskCategory,
+    approval_needed,
+    render_refs,
 )
+from tools.text import find_injections
+from tools.verify import VerificationReport
 
-ActionKind = Literal[
-    "usage_review",
-    "enablement_session",
-    "success_plan_refresh",
-    "champion_check_in",
-    "stakeholder_mapping",
-    "executive_outreach",
-    "support_escalation_review",
-    "product_feedback_loop",
-    "billing_follow_up",
-    "commercial_review",
-    "competitive_response",
-    "renewal_strategy_call",
-    "monitor",
-]
-
-
-class CatalogueEntry(BaseModel):
-    """An allowed next-action option: who owns it, when, and whether it touches the customer or budget."""
-
-    kind: ActionKind
-    title: str
-    owner: str
-    timing: str
-    customer_facing: bool
-    affects_budget: bool = False
-
-
-def _entry(
-    kind: ActionKind, title: str, owner: str, timing: str, customer: bool, budget: bool = False
-) -> CatalogueEntry:
-    return CatalogueEntry(
-        kind=kind, title=title, owner=owner, timing=timing, customer_facing=customer, affects_budget=budget
-    )
-
-
-ACTION_CATALOGUE: dict[str, CatalogueEntry] = {
-    e.kind: e
-    for e in (
-        _entry("usage_review", "Review the usage trend with the champion", "csm", "within 5 business days", True),
-        _entry("enablement_session", "Offer a training or enablement session", "csm", "within 2 weeks", True),
-        _entry(
-            "success_plan_refresh",
-            "Re-anchor the success plan to the customer's goals",
-            "csm",
-            "before the next QBR",
-            True,
-        ),
-        _entry("champion_check_in", "Check-in call with the champion", "csm", "within 3 business days", True),
-        _entry(
-            "stakeholder_mapping",
-            "Map current stakeholders and find a new champion (internal)",
-            "csm",
-            "within 1 week",
-            False,
-        ),
-        _entry(
-            "executive_outreach",
-            "Executive-to-executive outreach to the sponsor",
-            "cs_leadership",
-            "within 1 week",
-            True,
-        ),
-        _entry(
-            "support_escalation_review",
-            "Review open and escalated tickets with the support lead (internal)",
-            "support_lead",
-            "within 2 business days",
-            False,
-        ),
-        _entry(
-            "product_feedback_loop",
-            "Take the recurring product issues to product management (internal)",
-            "product_manager",
-            "within 2 weeks",
-            False,
-        ),
-        _entry("billing_follow_up", "Follow up on the overdue invoices", "finance", "within 1 week", True),
-        _entry(
-            "commercial_review",
-            "Review commercial terms or a save offer with the account executive",
-            "account_executive",
-            "before the renewal negotiation",
-            False,
-            True,
-        ),
-        _entry(
-            "competitive_response",
-            "Prepare a competitive value comparison (internal)",
-            "csm",
-            "within 1 week",
-            False,
-        ),
-        _entry(
-            "renewal_strategy_call",
-            "Internal renewal strategy call with the account executive",
-            "cs_manager",
-            "within 1 week",
-            False,
-        ),
-        _entry("monitor", "Monitor: re-check the signals at the next digest", "csm", "next weekly digest", False),
-    )
-}
+__all__ = ["ACTION_CATALOGUE", "RISK_CATEGORIES", "ActionKind", "CatalogueEntry", "RiskCategory"]
 
 # Preferred options per category, best first; the drafter and the prompt both read this.
 OPTIONS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
@@ -165,41 +57,76 @@ LIMITS = [
 
 
 # ----------------------------------------------------------------------------- what a drafter writes
+#
+# The model selects, classifies, orders and explains; the tools state the facts. Nothing here can carry
+# a number, a date, a name, a quote or an id of the model's own: prose references tool facts as `{key}`,
+# a confirmed cause is a span chosen from the evidence, an option is a catalogue kind. Sizes are capped.
+
+SUMMARY_CHARS = 600
+HYPOTHESIS_CHARS = 300
+CONFIRM_TEST_CHARS = 300
+ASSUMPTION_CHARS = 240
 
 
-class CauseDraft(BaseModel):
-    """A cause as a drafter states it."""
+class ConfirmedCauseDraft(BaseModel):
+    """A cause the customer or a record states: a span chosen from the evidence, never a restatement."""
 
-    cause: str = Field(description="one sentence; quote evidence text in double quotes, never paraphrase it")
-    evidence_ids: list[str] = Field(description="ids of the evidence that states or suggests this cause")
-    what_would_confirm: str | None = Field(
-        description="for a suspected cause: what would confirm or rule it out; null for a confirmed cause"
+    span_id: str = Field(
+        max_length=200,
+        description="id of the evidence span that states the cause, e.g. note:N-3#s1 (a customer span only)",
     )
+    same_in: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="ids of other spans saying the same words (repeated tickets, say); usually empty",
+    )
+    category: RiskCategory = Field(description="what the cause is about")
+
+
+class SuspectedCauseDraft(BaseModel):
+    """A cause inferred from patterns or guesses: a hedged hypothesis and how to settle it."""
+
+    hypothesis: str = Field(
+        max_length=HYPOTHESIS_CHARS,
+        description="one hedged sentence (may, might, could); facts only as {fact} references",
+    )
+    evidence_ids: list[str] = Field(min_length=1, max_length=6, description="ids of the evidence that suggests it")
+    lead_span_id: str | None = Field(
+        default=None, max_length=200, description="the span that suggests it most directly (e.g. a CSM's guess)"
+    )
+    what_would_confirm: str = Field(
+        min_length=1, max_length=CONFIRM_TEST_CHARS, description="what would confirm or rule it out"
+    )
+    category: RiskCategory
 
 
 class OptionChoice(BaseModel):
-    """A next-action option chosen from the catalogue."""
+    """A next-action option: a catalogue kind and the signals it answers. Its wording, owner, timing and
+    approver come from the catalogue."""
 
     kind: ActionKind = Field(description="one of the allowed option kinds")
-    why: str = Field(description="why this option, in one sentence, citing the evidence")
-    evidence_ids: list[str] = Field(description="ids of the evidence behind the option")
+    signals: list[str] = Field(default_factory=list, max_length=3, description="ids of the active signals it answers")
 
 
 class BriefDraft(BaseModel):
-    """What a drafter produces: prose, cause classification and option choices, each citing evidence ids.
+    """What a drafter produces (the model or the offline drafter): choices and short explanations.
 
-    Numbers, signals and account facts are not here: the brief copies them from the tools.
+    Account facts, numbers, signals, quotes and option wording are not here: the brief takes them from the tools.
     """
 
-    summary: str = Field(description="2-3 sentences on the risk, anchored to the customer's goals")
-    summary_evidence_ids: list[str] = Field(description="evidence ids the summary relies on")
-    risk_category: RiskCategory = Field(description="the most likely risk category")
-    confirmed_causes: list[CauseDraft] = Field(
-        description="causes stated by the customer or a record (ticket, objection, survey comment, quote)"
+    summary: str = Field(
+        max_length=SUMMARY_CHARS,
+        description="2-3 sentences on why the account is at risk, anchored to the customer's goals; "
+        "facts only as {fact} references",
     )
-    suspected_causes: list[CauseDraft] = Field(description="causes inferred from patterns or CSM guesses")
-    next_action_options: list[OptionChoice] = Field(description="2 or 3 options from the catalogue")
-    assumptions: list[str] = Field(description="assumptions the draft makes that nobody has verified")
+    summary_evidence_ids: list[str] = Field(default_factory=list, max_length=12)
+    risk_category: RiskCategory = Field(description="the most likely risk category; it needs a signal behind it")
+    confirmed_causes: list[ConfirmedCauseDraft] = Field(default_factory=list, max_length=8)
+    suspected_causes: list[SuspectedCauseDraft] = Field(default_factory=list, max_length=6)
+    next_action_options: list[OptionChoice] = Field(max_length=3, description="2 or 3 options from the catalogue")
+    assumptions: list[str] = Field(
+        default_factory=list, max_length=4, description="assumptions nobody has verified; facts only as {fact}"
+    )
 
 
 # ------------------------------------------------------------------------------------ the brief itself
@@ -221,11 +148,15 @@ class AccountBlock(BaseModel):
 
 
 class Cause(BaseModel):
-    """A confirmed or suspected cause with the evidence behind it."""
+    """A confirmed or suspected cause with the evidence behind it, rendered by the tools."""
 
     cause: str
     evidence_ids: list[str] = Field(min_length=1)
     what_would_confirm: str | None = None
+    category: RiskCategory | None = None
+    quote: str | None = Field(default=None, description="the span's own words, verbatim")
+    span_id: str | None = None
+    speaker: str | None = Field(default=None, description="who said the quoted words, as the record tells")
 
 
 class Flag(BaseModel):
@@ -386,34 +317,6 @@ def account_block(entry: QueueEntry, as_of: date, segment: str | None, goals: st
     )
 
 
-def brief_facts(account: AccountBlock, entry: QueueEntry) -> list[str]:
-    """Tool-provided statements: prose may use their figures without citing evidence."""
-    facts = [
-        f"account {account.name} ({account.account_id})",
-        f"ARR {account.arr:g}",
-        f"{account.days_to_renewal} days to renewal",
-        f"as of {account.as_of}",
-        f"risk level {entry.risk_level}",
-        f"risk score {entry.risk_score:g}",
-        f"{len(entry.active_signals)} active signals",
-    ]
-    if account.renewal_date:
-        facts.append(f"renewal date {account.renewal_date}")
-    if account.health_score is not None:
-        facts.append(f"health score {account.health_score:g}")
-    if account.csm_owner:
-        facts.append(f"CSM owner {account.csm_owner}")
-    if account.segment:
-        facts.append(f"segment {account.segment}")
-    if account.goals:
-        facts.append(f"customer goals: {account.goals}")
-    facts += [
-        f"{s.signal} (severity {s.severity}, first detected {s.first_detected}): {s.summary}"
-        for s in entry.active_signals
-    ]
-    return facts
-
-
 def category_scores(signals: list[Signal]) -> dict[str, int]:
     """Severity summed per risk category; the drafter and evals rank categories by it."""
     scores: dict[str, int] = dict.fromkeys(RISK_CATEGORIES, 0)
@@ -495,27 +398,98 @@ def detect_flags(signals: list[Signal], evidence: dict[str, EvidenceRecord]) -> 
     return flags
 
 
-def _options(draft: BriefDraft, csm_owner: str | None) -> list[ActionOption]:
+def _signal_reason(signal: Signal) -> str:
+    return f"{signal.signal} (severity {signal.severity}, since {signal.first_detected})"
+
+
+def _options(draft: BriefDraft, csm_owner: str | None, signals: list[Signal]) -> list[ActionOption]:
+    """The chosen catalogue kinds, worded by the catalogue; the reason names the signals they answer."""
+    by_id = {s.signal: s for s in signals}
     options = []
     for n, choice in enumerate(draft.next_action_options, start=1):
         entry = ACTION_CATALOGUE[choice.kind]
-        # A CSM reviewer approves CSM-owned actions; others' budget or customer actions need their owner.
-        needs = entry.owner if entry.owner != "csm" and (entry.customer_facing or entry.affects_budget) else None
+        answered = [by_id[s] for s in choice.signals if s in by_id]
+        why = (
+            "Answers " + "; ".join(_signal_reason(s) for s in answered) + "."
+            if answered
+            else "No active signal: keep watching the account."
+        )
         options.append(
             ActionOption(
                 number=n,
                 kind=choice.kind,
                 title=entry.title,
-                why=choice.why,
+                why=why,
                 owner=csm_owner if entry.owner == "csm" and csm_owner else entry.owner,
                 timing=entry.timing,
                 customer_facing=entry.customer_facing,
                 affects_budget=entry.affects_budget,
-                evidence_ids=choice.evidence_ids,
-                needs_approval_from=needs,
+                evidence_ids=[e.id for s in answered for e in s.evidence[:3]],
+                needs_approval_from=approval_needed(choice.kind),
             )
         )
     return options
+
+
+def who_says(record: EvidenceRecord, span: Span) -> str:
+    """Who said a span's words, as the record tells: the tools attribute quotes, never the model."""
+    source = describe(record)
+    if span.voice == "customer":
+        if record.kind == "note":
+            return f"The customer, as recorded in {source}"
+        if span.speaker:
+            return f"{span.speaker}, in {source}"
+        return f"The customer, in {source}"
+    if span.voice == "csm":
+        return f"The CSM ({record.author or 'unknown'}), in {source}" if record.kind == "note" else f"In {source}"
+    return f"Another party, in {source}"
+
+
+def render_confirmed(draft: ConfirmedCauseDraft, evidence: dict[str, EvidenceRecord]) -> Cause | None:
+    record = evidence.get(draft.span_id.rsplit("#s", 1)[0])
+    span = record.span(draft.span_id) if record else None
+    if record is None or span is None:
+        return None
+    also = [i.rsplit("#s", 1)[0] for i in draft.same_in if i.rsplit("#s", 1)[0] in evidence]
+    ids = list(dict.fromkeys([record.id, *also]))
+    more = f" (also in {', '.join(short_id(i) for i in ids[1:])})" if len(ids) > 1 else ""
+    return Cause(
+        cause=f'{who_says(record, span)}: "{span.text}"{more}',
+        evidence_ids=ids,
+        category=draft.category,
+        quote=span.text,
+        span_id=span.id,
+        speaker=span.speaker or ("customer" if span.voice == "customer" else None),
+    )
+
+
+def render_suspected(draft: SuspectedCauseDraft, evidence: dict[str, EvidenceRecord], facts: dict[str, Fact]) -> Cause:
+    text = render_refs(draft.hypothesis, facts)
+    quote = speaker = None
+    if draft.lead_span_id:
+        record = evidence.get(draft.lead_span_id.rsplit("#s", 1)[0])
+        span = record.span(draft.lead_span_id) if record else None
+        if record is not None and span is not None:
+            text += f' Lead: {who_says(record, span)}: "{span.text}"'
+            quote, speaker = span.text, span.speaker
+    return Cause(
+        cause=text,
+        evidence_ids=list(dict.fromkeys(draft.evidence_ids)),
+        what_would_confirm=render_refs(draft.what_would_confirm, facts),
+        category=draft.category,
+        quote=quote,
+        span_id=draft.lead_span_id,
+        speaker=speaker,
+    )
+
+
+def summary_header(account: AccountBlock, entry: QueueEntry, category: str) -> str:
+    """The summary's first sentence: the tools' level, score, category and renewal, never the model's."""
+    return (
+        f"{account.name} is at {entry.risk_level} risk (score {entry.risk_score:g}) with "
+        f"{len(entry.active_signals)} active signals, most likely {category}; renewal in "
+        f"{account.days_to_renewal} days."
+    )
 
 
 def stop_reasons(
@@ -544,11 +518,15 @@ def assemble_brief(
     evidence: dict[str, EvidenceRecord],
     drafter: DrafterInfo,
     report: VerificationReport,
+    facts: dict[str, Fact] | None = None,
     extra_assumptions: list[Assumption] | None = None,
 ) -> RiskBrief:
     """Build the brief: tool facts and signals copied in, the draft's prose and choices mapped on top."""
     flags = detect_flags(entry.active_signals, evidence)
-    assumptions = [Assumption(statement=a) for a in draft.assumptions] + list(extra_assumptions or [])
+    facts = facts or {}
+    assumptions = [Assumption(statement=render_refs(a, facts)) for a in draft.assumptions] + list(
+        extra_assumptions or []
+    )
     for flag in flags:
         if flag.kind == "shared_root_cause":
             assumptions.append(
@@ -557,7 +535,9 @@ def assemble_brief(
                     how_to_verify=flag.check,
                 )
             )
-    options = _options(draft, account.csm_owner)
+    options = _options(draft, account.csm_owner, entry.active_signals)
+    confirmed = [c for c in (render_confirmed(d, evidence) for d in draft.confirmed_causes) if c is not None]
+    suspected = [render_suspected(d, evidence, facts) for d in draft.suspected_causes if d.evidence_ids]
     missing = list(entry.not_evaluated)
     as_of = date.fromisoformat(account.as_of)
     escalation = entry.risk_level == "critical" or "champion_departure" in {s.signal for s in entry.active_signals}
@@ -576,8 +556,8 @@ def assemble_brief(
         i
         for i in [
             *draft.summary_evidence_ids,
-            *(i for c in draft.confirmed_causes + draft.suspected_causes for i in c.evidence_ids),
-            *(i for o in draft.next_action_options for i in o.evidence_ids),
+            *(i for c in confirmed + suspected for i in c.evidence_ids),
+            *(i for o in options for i in o.evidence_ids),
             *(i for f in flags for i in f.evidence_ids),
         ]
     }
@@ -593,11 +573,11 @@ def assemble_brief(
         handoff_urgency=entry.handoff_urgency,
         routed_to=entry.routed_to,
         risk_category=draft.risk_category,
-        summary=draft.summary,
+        summary=(summary_header(account, entry, draft.risk_category) + " " + render_refs(draft.summary, facts)).strip(),
         summary_evidence_ids=draft.summary_evidence_ids,
         signals=entry.active_signals,
-        confirmed_causes=[Cause(**c.model_dump()) for c in draft.confirmed_causes if c.evidence_ids],
-        suspected_causes=[Cause(**c.model_dump()) for c in draft.suspected_causes if c.evidence_ids],
+        confirmed_causes=confirmed,
+        suspected_causes=suspected,
         flags=flags,
         ignored_instructions=[
             IgnoredText(evidence_id=f.evidence_ids[0], text=f.detail) for f in flags if f.kind == "ignored_instruction"

@@ -1,28 +1,20 @@
-"""The offline drafter: a deterministic, evidence-grounded `BriefDraft` with no model.
+"""The offline drafter: a deterministic `BriefDraft` with no model, by the same rulebook the verifier applies.
 
-It is the default when no endpoint is configured and the fallback when a model is unavailable or
-its draft fails verification twice. It only quotes evidence verbatim and takes figures from the
-tools' facts, so its drafts pass the verifier by construction.
+It is the default when no endpoint is configured and the fallback when a model is unavailable or its
+draft fails verification twice. It writes exactly what a model may write — spans chosen from the
+evidence, catalogue kinds, hedged hypotheses and `{fact}` references — and is verified like one.
 
-Classification (spec/brief.md):
-- confirmed: the customer's words (quoted speech or "customer said" in a note), a ticket, an
-  objection on the opportunity, a survey comment — when they are current: dated within the recency
-  window before the as-of date (an open ticket or an open opportunity stays current), and not
-  settled since (a later note saying it was fixed, resolved or signed);
-- not this customer's: words a note attributes to another customer ("X Foods told their CSM ...",
-  "that is a different customer") confirm nothing for this account;
-- suspected: a CSM's hedged guess ("my guess", "may", "might", "not confirmed", "I think"...),
-  patterns across signals, and an outdated customer statement not settled since, each with what
-  would confirm it;
-- instruction-like text in the evidence never becomes a cause or an action (the brief flags it), and
-  option rationales carry signal ids and the tools' figures, never free text from the data.
+Selection (which of the allowed statements matter; the rulebook decides which are allowed):
+- confirmed: the customer's words about a problem in current notes, objections on the opportunity,
+  survey comments behind a signal, and the most telling tickets (P1, escalated, frustrated, or cited by a
+  signal), one cause per repeated ticket subject;
+- suspected: every hedged statement in a current note about the account's own situation, whatever its
+  topic, and the CSM's guesses, unless settled since or another party's; patterns across signals; and
+  earlier customer statements, older than the recency window, that may still hold — each with what would
+  confirm it.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
-from datetime import date, timedelta
 
 from agent.brief import (
     OPTIONS_BY_CATEGORY,
@@ -30,381 +22,159 @@ from agent.brief import (
     SIGNAL_CATEGORY,
     AccountBlock,
     BriefDraft,
-    CauseDraft,
+    ConfirmedCauseDraft,
     OptionChoice,
     RiskCategory,
+    SuspectedCauseDraft,
     category_scores,
 )
+from tools import text as lang
+from tools.evidence import EvidenceRecord, Span, TicketFields
 from tools.models import QueueEntry, Signal
-from tools.verify import (
-    DISCLAIMER,
-    OTHER_PARTY,
-    EvidenceRecord,
-    can_confirm,
-    find_injections,
-    is_hedged,
-    quoted_speech,
-    quotes_customer,
-    sentences,
-    speaker_is_other,
-)
+from tools.rulebook import DEFAULT_RECENCY_DAYS, Rulebook
 
 MAX_CONFIRMED = 6
 MAX_SUSPECTED = 4
 MAX_TICKET_CAUSES = 3
-CAUSE_RECENCY_DAYS = 180
-"""A record dated more than this many days before the as-of date no longer confirms a current cause."""
+CAUSE_RECENCY_DAYS = DEFAULT_RECENCY_DAYS
 
-_BUDGET = re.compile(r"\b(budget|price|pricing|cost|costs|expensive|discount|cut|cuts|spend)\b", re.IGNORECASE)
-_COMPETITOR = re.compile(
-    r"\b(competitors?|alternatives?|switch\w*|evaluat\w+|rfp|trial\w*|pilot\w*|"
-    r"(other|different|another) (vendors?|tools?|providers?|platforms?))\b",
-    re.IGNORECASE,
-)
-_PEOPLE = re.compile(r"\b(champion|sponsor|left|leaving|departed|reorg|new (vp|cto|cfo|ceo|director))\b", re.IGNORECASE)
-# A contact lost is a problem; a new executive is only a change until someone says it is a problem.
-_PEOPLE_LOST = re.compile(r"\b(champion|sponsor|left|leaving|departed|reorg)\b", re.IGNORECASE)
-_TROUBLE = re.compile(
-    r"\b(slow\w*|fail\w*|bugs?|errors?|broken|crash\w*|outage|time[sd]? out|timing out|blank|missing|problems?|"
-    r"issues?|frustrat\w*|unhappy|disappoint\w*|gave up|give up|stopped|not using|no longer|spreadsheets?|"
-    r"cancel\w*|churn\w*|downgrad\w*|too \w+|can't|cannot|won't|doesn't|don't|never|worse|hard to|difficult|"
-    r"confus\w*|complain\w*|unusable|useless|unreliable|late|delay\w*|waiting|consolidat\w*|replac\w*|"
-    r"review\w* all tools)\b",
-    re.IGNORECASE,
-)
-
-
-def _is_trouble(text: str) -> bool:
-    """Whether a statement is about a problem: "the report builder saves us hours" explains no risk."""
-    return any(p.search(text) for p in (_TROUBLE, _BUDGET, _COMPETITOR, _PEOPLE_LOST))
+_HYPOTHESIS: dict[str, str] = {
+    "commercial/financial": "Budget or pricing pressure may be behind the risk.",
+    "competitive": "The customer may be weighing an alternative to the product.",
+    "relationship/stakeholder": "A change among the customer's stakeholders may have weakened the relationship.",
+    "support/product": "Product or support problems may be pushing users away.",
+    "adoption/value": "Users may not be getting enough value from the product.",
+    "renewal/contract": "The renewal terms may be in question.",
+}
+_TEST: dict[str, str] = {
+    "commercial/financial": "Ask the sponsor about budget plans for the renewal; an objection on the opportunity "
+    "would confirm it.",
+    "competitive": "Ask the champion whether they are evaluating alternatives; a competitor named by the customer "
+    "confirms it.",
+    "relationship/stakeholder": "Confirm the contact change with the customer and update the contact records.",
+}
+_DEFAULT_TEST = "Ask the customer directly; a ticket, survey comment or objection stating it would confirm it."
+_FLAG_WEIGHT = {"p1": 3, "frustrated": 2, "negative": 1, "open": 1, "pending": 1}
 
 
-_TICKET_SUBJECT = re.compile(r"subject: (.+?)(?:\n|$)")
-_OBJECTION = re.compile(r"objection: (.+?)(?:\n|$)")
-_COMMENT = re.compile(r"comment: (.+?)(?:\n|$)")
-# What a confirmed cause is about, by its words: first match wins.
-_CAUSE_CATEGORY: tuple[tuple[RiskCategory, re.Pattern[str]], ...] = (
-    (
-        "support/product",
-        re.compile(
-            r"\b(bugs?|errors?|fail\w*|slow\w*|crash\w*|outage|time[sd]? out|timing out|broken|blank|missing)\b",
-            re.IGNORECASE,
-        ),
-    ),
-    ("commercial/financial", _BUDGET),
-    ("competitive", _COMPETITOR),
-    ("relationship/stakeholder", _PEOPLE),
-    ("adoption/value", re.compile(r"\b(value|adoption|using|use|training|onboard\w*)\b", re.IGNORECASE)),
-)
-
-
-def _what_would_confirm(text: str) -> str:
-    if _BUDGET.search(text):
-        return "Ask the sponsor about budget plans for the renewal; an objection on the opportunity would confirm it."
-    if _COMPETITOR.search(text):
-        return (
-            "Ask the champion whether they are evaluating alternatives; a competitor named by the customer confirms it."
-        )
-    if _PEOPLE.search(text):
-        return "Confirm the contact change with the customer and update the contact records."
-    return "Ask the customer directly; a ticket, survey comment or objection stating it would confirm it."
-
-
-def _clean_sentences(record: EvidenceRecord) -> list[str]:
-    """Sentences of a record, without the instruction-like ones (those are data to flag, not use)."""
-    injected = set(find_injections(record.text))
-    return [s for s in sentences(record.text) if s not in injected]
-
-
-# ------------------------------------------------------------------------------- whose words, and when
-
-# Resolution language: the matter was settled. Not when negated, conditional or still to come
-# ("not fixed", "until T-31 is fixed", "will be resolved"), nor the words' other senses ("a fixed price",
-# "signed with a competitor", "settled on another tool").
-_RESOLUTION = re.compile(
-    r"\b((?<!\ba )(?<!\bthe )fixed(?! (price|fee|cost|term|rate|amount|budget|seats?|date))|resolved|solved|"
-    r"(is|was|been|got|now) (settled|sorted)|sorted out|works now|working (again|now)|"
-    r"no longer an? (issue|problem|concern|blocker)|"
-    r"(renewal|extension) (was |is |has been |got )?signed|signed (the|their|our|a) (renewal|extension)|"
-    r"renewed (for|early|through|until)|(objection|complaint|escalation) (was |has been )?withdrawn)\b",
-    re.IGNORECASE,
-)
-_NOT_SETTLED = re.compile(
-    r"\b(not|never|no|nothing|until|unless|once|when|if|before|will|would|should|could|must|needs?|to be|yet|"
-    r"wait\w*|hope\w*|expect\w*|promised?|planned|eta)\b|n't\b",
-    re.IGNORECASE,
-)
-# Where a sentence turns from one matter to another: "SSO fixed, but reports are still slow".
-_CONTRAST = re.compile(r";|\b(?:but|however|though|although|whereas|yet)\b", re.IGNORECASE)
-
-
-def states_resolution(text: str) -> bool:
-    """Whether `text` says a matter was settled: "fixed in release 4.2", "renewal signed"."""
-    for match in _RESOLUTION.finditer(text):
-        clause = re.split(r"[,;:(—–]", text[: match.start()])[-1]
-        if not _NOT_SETTLED.search(" ".join(clause.split()[-6:])):
-            return True
-    return False
-
-
-def _settling_parts(text: str) -> list[str]:
-    """The parts of a sentence that state a resolution (the rest may still be a live complaint)."""
-    return [part for part in _CONTRAST.split(text) if states_resolution(part)]
-
-
-def _only_settles(text: str) -> bool:
-    """Whether a statement is about settled matters only: no part of it is a problem still open."""
-    parts = [part for part in _CONTRAST.split(text) if part.strip()]
-    return any(states_resolution(p) for p in parts) and not any(
-        _is_trouble(p) and not states_resolution(p) for p in parts
-    )
-
-
-# Words too common to tie a resolution to a complaint.
-_COMMON_WORDS = (
-    "the and for with that this they them their there have has had was were will would could should been from "
-    "into about after before since because which what when while also just only than then very more most some "
-    "such your our you she him her his its are not but all any can may might must unless said says told "
-    "customer customers client account team users user note call meeting week weeks month months year years "
-    "issue issues problem problems still now two three"
-)
-_STOPWORDS = frozenset(_COMMON_WORDS.split())
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ness", "ment", "als", "al", "ers", "er", "ed", "es", "s", "e", "y")
-
-
-def _stem(word: str) -> str:
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def _topic(text: str) -> set[str]:
-    """The content words of a statement, crudely stemmed: "pricing" and "price" meet at "pric"."""
-    return {_stem(w) for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _STOPWORDS}
-
-
-@dataclass(frozen=True)
-class _Currency:
-    """Whether a record still speaks for the account on the as-of date."""
-
-    cutoff: str
-    """ISO date: records dated before it are outdated."""
-    settlements: tuple[tuple[str, str, int, frozenset[str]], ...]
-    """(record id, date, sentence index, topic) of every sentence stating a resolution."""
-
-    @classmethod
-    def of(cls, evidence: dict[str, EvidenceRecord], as_of: str, recency_days: int) -> _Currency:
-        cutoff = (date.fromisoformat(as_of[:10]) - timedelta(days=recency_days)).isoformat()
-        settlements = tuple(
-            (record.id, record.date, n, frozenset().union(*(_topic(part) for part in parts)))
-            for record in evidence.values()
-            if record.kind in ("note", "ticket", "survey", "email") and record.date
-            for n, sentence in enumerate(_clean_sentences(record))
-            if (parts := _settling_parts(sentence))
-        )
-        return cls(cutoff, settlements)
-
-    def outdated(self, record: EvidenceRecord) -> bool:
-        return bool(record.date) and str(record.date)[:10] < self.cutoff
-
-    def settled(self, text: str, record: EvidenceRecord, sentence_index: int | None = None) -> bool:
-        """Whether a later sentence says this matter was resolved: one further on in the same note that
-        shares a content word, or one in a record dated on or after it that shares two."""
-        topic = _topic(text)
-        for source, day, n, words in self.settlements:
-            if source == record.id:
-                if sentence_index is not None and n > sentence_index and topic & words:
-                    return True
-            elif record.date and day >= record.date and len(topic & words) >= 2:
-                return True
-        return False
-
-
-# ---------------------------------------------------------------------------------------- the causes
-
-
-@dataclass(frozen=True)
-class _Statement:
-    """One thing a note says about a problem: the cause as drafted, the words it rests on, and whether
-    the customer stated it (else it is the CSM's guess)."""
-
-    cause: str
-    words: str
-    stated: bool
-    sentence_index: int
-
-
-def _note_statements(record: EvidenceRecord, signalled: bool, account_name: str) -> list[_Statement]:
-    """The customer's words versus the CSM's guesses in a note. Only sentences about a problem count,
-    unless a signal cites the note (a competitor named in it, say); resolutions and another customer's
-    words never count."""
-    clean = _clean_sentences(record)
-    disclaimed = {n - 1 for n, sentence in enumerate(clean) if DISCLAIMER.search(sentence)}
-    out: list[_Statement] = []
-    for n, sentence in enumerate(clean):
-        # A guess may rest on a change (a new VP); a statement confirms only a problem.
-        relevant = signalled or _is_trouble(sentence) or (is_hedged(sentence) and bool(_PEOPLE.search(sentence)))
-        if n in disclaimed or not relevant or _only_settles(sentence):
-            continue
-        quotes = quoted_speech(sentence)
-        if quotes:
-            context = sentence[: sentence.find(quotes[0])]
-            if speaker_is_other(context, account_name):
-                continue
-            for quote in quotes:
-                if not _only_settles(quote):
-                    out.append(_Statement(f'Customer said: "{quote}"', quote, not is_hedged(quote), n))
-        elif quotes_customer(sentence) and not is_hedged(sentence):
-            if not speaker_is_other(sentence, account_name):
-                out.append(_Statement(f'Recorded in a CSM note: "{sentence}"', sentence, True, n))
-        elif is_hedged(sentence) and not OTHER_PARTY.search(sentence):
-            out.append(_Statement(f'CSM suspects: "{sentence}"', sentence, False, n))
-    return out
-
-
-def _earlier(statement: _Statement, record: EvidenceRecord) -> CauseDraft:
-    """An outdated statement, kept as a lead to check: it may no longer hold."""
-    who = "the customer said" if statement.stated else "the CSM suspected"
-    return CauseDraft(
-        cause=f'Earlier, may no longer hold ({record.kind} of {record.date}): {who} "{statement.words}"',
-        evidence_ids=[record.id],
-        what_would_confirm="Ask the customer whether it still holds; it is older than the recency window, so only "
-        "a recent statement, ticket or survey comment would confirm it.",
-    )
-
-
-_TICKET_FLAGS = re.compile(r"\(([^)]*)\)")
-_FLAG_WEIGHT = {"p1": 3, "escalated": 2, "frustrated": 2, "negative": 1, "open": 1, "pending": 1}
-_STAGE = re.compile(r"\bstage (\S+)")
-
-
-def _ticket_flags(record: EvidenceRecord) -> set[str]:
-    found = _TICKET_FLAGS.search(record.text)
-    return {f.strip().lower() for f in found.group(1).split(",")} if found else set()
+def _about(text: str, fallback: RiskCategory) -> RiskCategory:
+    found = lang.topic_categories(text)
+    return found[0] if found else fallback  # type: ignore[return-value]  # topic_categories yields RiskCategory
 
 
 def _ticket_weight(record: EvidenceRecord) -> int:
-    return sum(_FLAG_WEIGHT.get(f, 0) for f in _ticket_flags(record))
+    f = record.fields
+    if not isinstance(f, TicketFields):
+        return 0
+    flags = [(f.priority or "").lower(), (f.status or "").lower(), (f.sentiment or "").lower()]
+    return sum(_FLAG_WEIGHT.get(x, 0) for x in flags) + (2 if f.escalated else 0)
 
 
-def _still_open(record: EvidenceRecord) -> bool:
-    """An open ticket or an opportunity not closed stays current however old it is."""
-    if record.kind == "ticket":
-        return bool({"open", "pending"} & _ticket_flags(record))
-    if record.kind == "opportunity":
-        stage = _STAGE.search(record.text)
-        return stage is not None and not stage.group(1).lower().startswith(("closed", "won", "lost"))
-    return False
-
-
-@dataclass(frozen=True)
-class _Causes:
-    confirmed: list[CauseDraft]
-    suspected: list[CauseDraft]
-    earlier: list[CauseDraft]
-    """Outdated statements not settled since: suspected at most, after the current leads."""
-
-
-def _record_causes(
-    evidence: dict[str, EvidenceRecord], signalled: set[str], account_name: str, currency: _Currency
-) -> _Causes:
-    """Causes the records state, in order of weight: the customer's words, objections, survey comments
-    behind a signal, then the most telling tickets. `signalled`: evidence ids the signals cite. Only
-    current records confirm; a matter settled since is left out."""
-    quotes: list[CauseDraft] = []
-    objections: list[CauseDraft] = []
-    comments: list[CauseDraft] = []
-    suspected: list[CauseDraft] = []
-    earlier: list[CauseDraft] = []
-    records = sorted(evidence.values(), key=lambda r: (r.date or "", r.id), reverse=True)
-    current = [r for r in records if not currency.outdated(r) or _still_open(r)]
-    for record in current:
-        if record.kind == "opportunity" and can_confirm(record):
-            found = _OBJECTION.search(record.text)
-            objection = found.group(1).strip() if found else ""
-            if objection and not find_injections(objection) and not currency.settled(objection, record):
-                objections.append(
-                    CauseDraft(
-                        cause=f'Objection on the renewal opportunity: "{objection}"',
-                        evidence_ids=[record.id],
-                        what_would_confirm=None,
-                    )
-                )
-        elif record.kind == "survey" and record.id in signalled and can_confirm(record):
-            # Only the surveys behind a decline: a happy comment from last spring explains nothing.
-            found = _COMMENT.search(record.text)
-            comment = found.group(1).strip() if found else ""
-            if comment and not find_injections(comment) and not currency.settled(comment, record):
-                hedged = is_hedged(comment)
-                (suspected if hedged else comments).append(
-                    CauseDraft(
-                        cause=f'Survey comment: "{comment}"',
-                        evidence_ids=[record.id],
-                        what_would_confirm=_what_would_confirm(comment) if hedged else None,
-                    )
-                )
+def _confirmed(rules: Rulebook, signalled: set[str]) -> list[ConfirmedCauseDraft]:
+    """The customer's own words first, then objections, survey comments behind a signal, then tickets."""
+    quotes: list[ConfirmedCauseDraft] = []
+    objections: list[ConfirmedCauseDraft] = []
+    comments: list[ConfirmedCauseDraft] = []
+    records = sorted(rules.records.values(), key=lambda r: (r.date or "", r.id), reverse=True)
     for record in records:
-        if record.kind != "note":
-            continue
-        for statement in _note_statements(record, record.id in signalled, account_name):
-            if currency.settled(statement.words, record, statement.sentence_index):
-                continue
-            if currency.outdated(record):
-                earlier.append(_earlier(statement, record))
-            elif statement.stated:
-                quotes.append(CauseDraft(cause=statement.cause, evidence_ids=[record.id], what_would_confirm=None))
-            else:
-                suspected.append(
-                    CauseDraft(
-                        cause=statement.cause,
-                        evidence_ids=[record.id],
-                        what_would_confirm=_what_would_confirm(statement.words),
-                    )
-                )
-    tickets = [r for r in current if r.kind != "ticket" or not currency.settled(_subject(r), r)]
-    confirmed = quotes + objections + comments + _ticket_causes(tickets, signalled)
-    return _Causes(confirmed, suspected, earlier)
+        spans = rules.confirming_spans(record)
+        if record.kind == "note":
+            for span in spans:
+                if record.id in signalled or lang.is_trouble(span.text):
+                    quotes.append(ConfirmedCauseDraft(span_id=span.id, category=_about(span.text, "adoption/value")))
+        elif record.kind == "opportunity":
+            objections += [
+                ConfirmedCauseDraft(span_id=s.id, category=_about(s.text, "renewal/contract")) for s in spans
+            ]
+        elif record.kind == "survey" and record.id in signalled:
+            comments += [ConfirmedCauseDraft(span_id=s.id, category=_about(s.text, "adoption/value")) for s in spans]
+    return quotes + objections + comments + _ticket_causes(rules, records, signalled)
 
 
-def _subject(record: EvidenceRecord) -> str:
-    match = _TICKET_SUBJECT.search(record.text)
-    return match.group(1).strip() if match else ""
-
-
-def _ticket_causes(records: list[EvidenceRecord], signalled: set[str]) -> list[CauseDraft]:
-    """Tickets that show trouble, one cause per subject citing every ticket that repeats it; heaviest first.
-    A ticket counts when a signal cites it or its flags are heavy (P1, escalated, frustrated), and it reads
-    as a problem (negative sentiment or a problem word in the subject)."""
-    groups: dict[str, list[EvidenceRecord]] = {}
-    subjects: dict[str, str] = {}
+def _ticket_causes(rules: Rulebook, records: list[EvidenceRecord], signalled: set[str]) -> list[ConfirmedCauseDraft]:
+    """Tickets that show trouble, one cause per subject (repeats listed in `same_in`), heaviest first. A
+    ticket counts when a signal cites it or its flags are heavy, and it reads as a problem."""
+    groups: dict[str, list[tuple[EvidenceRecord, Span]]] = {}
     for record in records:
-        if record.kind != "ticket":
+        if record.kind != "ticket" or not record.spans:
             continue
-        subject = _subject(record)
+        subject = record.spans[0]
         weight = _ticket_weight(record)
         relevant = record.id in signalled or weight >= 2
-        if not subject or find_injections(subject) or not relevant or not (weight >= 1 or _is_trouble(subject)):
+        if not relevant or not (weight >= 1 or lang.is_trouble(subject.text)):
             continue
-        key = subject.casefold()
-        groups.setdefault(key, []).append(record)
-        subjects.setdefault(key, subject)
-    ranked = sorted(groups, key=lambda k: (-max(_ticket_weight(r) for r in groups[k]), -len(groups[k])))
+        if rules.why_not_confirming(record, subject) is not None:
+            continue
+        groups.setdefault(lang.normalise(subject.text), []).append((record, subject))
+    ranked = sorted(groups.values(), key=lambda g: (-max(_ticket_weight(r) for r, _ in g), -len(g)))
     return [
-        CauseDraft(
-            cause=f'Support problem recorded in {"tickets" if len(groups[k]) > 1 else "a ticket"}: "{subjects[k]}"',
-            evidence_ids=[r.id for r in groups[k]][:5],
-            what_would_confirm=None,
+        ConfirmedCauseDraft(
+            span_id=group[0][1].id,
+            same_in=[s.id for _, s in group[1:5]],
+            category=_about(group[0][1].text, "support/product"),
         )
-        for k in ranked[:MAX_TICKET_CAUSES]
+        for group in ranked[:MAX_TICKET_CAUSES]
     ]
+
+
+def _suspected_from_records(rules: Rulebook) -> tuple[list[SuspectedCauseDraft], list[SuspectedCauseDraft]]:
+    """(current leads, earlier statements): hedged statements and guesses about the account's own situation."""
+    current: list[SuspectedCauseDraft] = []
+    earlier: list[SuspectedCauseDraft] = []
+    records = sorted(rules.records.values(), key=lambda r: (r.date or "", r.id), reverse=True)
+    for record in records:
+        if record.kind not in ("note", "survey", "opportunity", "ticket"):
+            continue
+        for span in record.spans:
+            if rules.why_not_lead(record, span) is not None:
+                continue
+            guess = span.voice == "csm" and span.hedged and record.kind == "note"
+            customer_hedge = span.voice == "customer" and span.hedged and lang.is_trouble(span.text)
+            outdated_statement = (
+                rules.outdated(record)
+                and not record.still_open
+                and span.voice == "customer"
+                and not span.hedged
+                and lang.is_trouble(span.text)
+                and record.kind in ("note", "survey")
+            )
+            if rules.outdated(record) and not record.still_open:
+                if outdated_statement:
+                    earlier.append(
+                        SuspectedCauseDraft(
+                            hypothesis="An earlier statement by the customer may still hold.",
+                            evidence_ids=[record.id],
+                            lead_span_id=span.id,
+                            what_would_confirm="Ask the customer whether it still holds; it is older than the "
+                            "recency window, so only a recent statement, ticket or survey comment would confirm it.",
+                            category=_about(span.text, "adoption/value"),
+                        )
+                    )
+                continue
+            if guess or customer_hedge:
+                category = _about(span.text, "adoption/value")
+                hypothesis = (
+                    _HYPOTHESIS[category]
+                    if lang.topic_categories(span.text)
+                    else "The note points at a cause that may not be confirmed yet."
+                )
+                current.append(
+                    SuspectedCauseDraft(
+                        hypothesis=hypothesis,
+                        evidence_ids=[record.id],
+                        lead_span_id=span.id,
+                        what_would_confirm=_TEST.get(category, _DEFAULT_TEST),
+                        category=category,
+                    )
+                )
+    return current, earlier
 
 
 def _ids(signal: Signal, n: int = 3) -> list[str]:
     return [e.id for e in signal.evidence[:n]]
 
 
-def _pattern_causes(signals: list[Signal], confirmed: list[CauseDraft]) -> list[CauseDraft]:
+def _pattern_causes(signals: list[Signal]) -> list[SuspectedCauseDraft]:
     """Suspected causes inferred from combinations of signals: never confirmed, always with a test."""
     by_id = {s.signal: s for s in signals}
     usage = [by_id[s] for s in ("usage_sudden_drop", "usage_gradual_decline", "adoption_plateau") if s in by_id]
@@ -414,64 +184,64 @@ def _pattern_causes(signals: list[Signal], confirmed: list[CauseDraft]) -> list[
         for s in ("champion_departure", "sponsor_change", "stakeholder_silence", "declined_meetings", "no_reply_streak")
         if s in by_id
     ]
-    causes: list[CauseDraft] = []
+    causes: list[SuspectedCauseDraft] = []
     if usage and support:
         causes.append(
-            CauseDraft(
-                cause="A product or support problem may be driving the usage decline.",
+            SuspectedCauseDraft(
+                hypothesis="A product or support problem may be driving the usage decline.",
                 evidence_ids=_ids(usage[0], 2) + _ids(support[0], 2),
                 what_would_confirm="Compare the ticket subjects with the teams and features whose usage fell; "
                 "ask the champion whether the problems stopped people using the product.",
+                category="support/product",
             )
         )
     elif usage:
         causes.append(
-            CauseDraft(
-                cause="Users may not be getting enough value to keep using the product.",
+            SuspectedCauseDraft(
+                hypothesis="Users may not be getting enough value to keep using the product.",
                 evidence_ids=_ids(usage[0]),
                 what_would_confirm="Review the decline by team and feature with the champion against the "
                 "customer's goals; a customer statement about value would confirm it.",
+                category="adoption/value",
             )
         )
     if people:
         causes.append(
-            CauseDraft(
-                cause="The relationship with the customer's stakeholders may have weakened.",
+            SuspectedCauseDraft(
+                hypothesis="The relationship with the customer's stakeholders may have weakened.",
                 evidence_ids=[i for s in people[:2] for i in _ids(s, 2)],
                 what_would_confirm="Reach the sponsor or champion directly; a held meeting or a reply would "
                 "rule it out, a stated change of priorities would confirm it.",
+                category="relationship/stakeholder",
             )
         )
     if "health_rapid_decline" in by_id and not usage and not support:
         causes.append(
-            CauseDraft(
-                cause="Something changed recently that the health score registers but no other signal explains.",
+            SuspectedCauseDraft(
+                hypothesis="Something may have changed that the health score registers but no other signal explains.",
                 evidence_ids=_ids(by_id["health_rapid_decline"]),
                 what_would_confirm="Check which health components moved and ask the champion what changed.",
+                category="adoption/value",
             )
         )
     return causes
 
 
-def choose_category(signals: list[Signal], confirmed: list[CauseDraft]) -> RiskCategory:
+def choose_category(signals: list[Signal], confirmed: list[ConfirmedCauseDraft]) -> RiskCategory:
     """The category with the most signal severity, plus 2 for each confirmed cause about it (what the
-    customer or a record says outweighs a pattern)."""
+    customer or a record says outweighs a pattern). With signals, only their categories qualify."""
     scores = category_scores(signals)
     stated: dict[str, int] = dict.fromkeys(RISK_CATEGORIES, 0)
     for cause in confirmed:
-        about = next((c for c, pattern in _CAUSE_CATEGORY if pattern.search(cause.cause)), None)
-        if about:
-            scores[about] += 2
-            stated[about] += 1
+        scores[cause.category] += 2
+        stated[cause.category] += 1
     top_severity: dict[str, int] = dict.fromkeys(RISK_CATEGORIES, 0)
     for s in signals:
         category = SIGNAL_CATEGORY.get(s.signal)
         if category:
             top_severity[category] = max(top_severity[category], s.severity)
-    return max(
-        RISK_CATEGORIES,
-        key=lambda c: (scores[c], stated[c], top_severity[c], -RISK_CATEGORIES.index(c)),
-    )
+    candidates = [c for c in RISK_CATEGORIES if top_severity[c] > 0] or list(RISK_CATEGORIES)
+    return max(candidates, key=lambda c: (scores[c], stated[c], top_severity[c], -RISK_CATEGORIES.index(c)))
 
 
 def _lead_signals(signals: list[Signal], category: str) -> list[Signal]:
@@ -480,57 +250,9 @@ def _lead_signals(signals: list[Signal], category: str) -> list[Signal]:
     return sorted(in_category, key=lambda s: (-s.severity, s.signal.startswith("health_"), -len(s.evidence), s.signal))
 
 
-_LABELLED_QUOTE = re.compile(r"\b[\w-]+:\s*[\"“]")
-_QUOTED = re.compile(r"[\"“]([^\"“”]*)[\"”]")
-_DIGIT = re.compile(r"\d")
-
-
-def signal_figures(summary: str) -> str:
-    """A signal summary without the free text it copies from the data: labelled quotes (`comment: "..."`,
-    `objection: "..."`) and everything after them, quoted subjects, and unlabelled reasons ("departed on
-    2026-03-16: left the company"). What is left are the tools' figures, dates and ids."""
-    labelled = _LABELLED_QUOTE.search(summary)
-    text = summary[: labelled.start()] if labelled else summary
-    text = _QUOTED.sub(lambda m: m.group(1) if len(m.group(1).split()) <= 2 else " ", text)
-    text = re.split(r"[\"“”]", text)[0]  # an unbalanced quote: free text from there on
-    clauses = []
-    for clause in re.split(r";\s+|\s+[—–]\s+", text):
-        head, colon, tail = clause.partition(": ")
-        if colon and not _DIGIT.search(tail):
-            clause = head
-        clause = " ".join(clause.split()).strip(" ,:;")
-        if _DIGIT.search(clause):
-            clauses.append(clause)
-    figures = "; ".join(clauses)
-    return "" if find_injections(figures) else figures
-
-
-def _carries_injection(text: str, injected: set[str]) -> bool:
-    """Whether `text` holds instruction-like wording, its own or a flagged sentence of the evidence."""
-    flat = " ".join(text.split()).casefold()
-    return bool(find_injections(text)) or any(sentence in flat for sentence in injected)
-
-
-def _injected_sentences(evidence: dict[str, EvidenceRecord]) -> set[str]:
-    return {
-        " ".join(sentence.split()).casefold()
-        for record in evidence.values()
-        for found in find_injections(record.text)
-        for sentence in [found.split(": ", 1)[-1]]  # "comment: NEW INSTRUCTIONS: ..." -> the words themselves
-        if len(sentence) > 12
-    }
-
-
-def _signal_reason(signal: Signal) -> str:
-    """A signal by its id and the tools' figures, never the data's free text."""
-    figures = signal_figures(signal.summary)
-    return f"{signal.signal} ({figures or f'severity {signal.severity}, since {signal.first_detected}'})"
-
-
 def choose_options(signals: list[Signal], category: RiskCategory) -> list[OptionChoice]:
-    """Two options for the main category and one for the runner-up (or a third for the main one). Each
-    option's reason names its signal and the tools' figures only: free text from the data (a survey
-    comment, a ticket subject, a note) never reaches a recommendation."""
+    """Two options for the main category and one for the runner-up (or a third for the main one), each
+    answering its category's strongest signal not yet answered."""
     scores = category_scores(signals)
     ranked = sorted((c for c in RISK_CATEGORIES if c != category and scores[c] > 0), key=lambda c: -scores[c])
     picks: list[tuple[str, str]] = [(kind, category) for kind in OPTIONS_BY_CATEGORY[category][:2]]
@@ -546,37 +268,22 @@ def choose_options(signals: list[Signal], category: RiskCategory) -> list[Option
     used: dict[str, int] = {}
     for kind, reason_category in picks:
         leads = _lead_signals(signals, reason_category)
-        if not leads:
-            why = "No active signal: keep watching the account at the next digest."
-            ids: list[str] = []
-        else:
-            # Give each option of one category its own signal where there are several.
+        answered: list[str] = []
+        if leads:
             lead = leads[used.get(reason_category, 0) % len(leads)]
             used[reason_category] = used.get(reason_category, 0) + 1
-            why = f"Addresses the {reason_category} risk: {_signal_reason(lead)}."
-            ids = _ids(lead)
-        options.append(OptionChoice(kind=kind, why=why, evidence_ids=ids))  # type: ignore[arg-type]
+            answered = [lead.signal]
+        options.append(OptionChoice(kind=kind, signals=answered))  # type: ignore[arg-type]  # kinds from the catalogue
     return options
 
 
-def _summary(account: AccountBlock, entry: QueueEntry, category: str, injected: set[str]) -> tuple[str, list[str]]:
+def _summary(account: AccountBlock, entry: QueueEntry, category: str) -> tuple[str, list[str]]:
     signals = entry.active_signals
+    goals = " Weigh it against {account.goals}." if account.goals else ""
     if not signals:
-        return (
-            f"{account.name} has no active risk signal as of {account.as_of} (risk level {entry.risk_level}).",
-            [],
-        )
+        return "No signal is active; keep watching the account." + goals, []
     lead = _lead_signals(signals, category)[0]
-    # The lead's own summary reads best; when it carries instruction-like data, only its figures.
-    described = _signal_reason(lead) if _carries_injection(lead.summary, injected) else f"{lead.signal}: {lead.summary}"
-    text = (
-        f"{account.name} is at {entry.risk_level} risk (score {entry.risk_score:g}) with "
-        f"{len(signals)} active signals, most likely {category}; the strongest is {described}."
-        f" Renewal is {account.days_to_renewal} days away."
-    )
-    if account.goals:
-        text += f" Weigh this against the customer's goals: {account.goals}."
-    return text, _ids(lead)
+    return f"The strongest signal is {{signal:{lead.signal}}}." + goals, _ids(lead)
 
 
 def draft_offline(
@@ -585,16 +292,18 @@ def draft_offline(
     evidence: dict[str, EvidenceRecord],
     *,
     recency_days: int = CAUSE_RECENCY_DAYS,
+    rulebook: Rulebook | None = None,
 ) -> BriefDraft:
-    """A deterministic draft from the signals and the evidence pool (signal evidence + retrieved text).
-    `recency_days`: how far before the as-of date a record may be dated and still confirm a cause."""
+    """A deterministic draft from the signals and the evidence pool (signal evidence + retrieved text)."""
+    from datetime import date
+
+    rules = rulebook or Rulebook(evidence, date.fromisoformat(account.as_of[:10]), recency_days)
     signalled = {e.id for s in entry.active_signals for e in s.evidence}
-    currency = _Currency.of(evidence, account.as_of, recency_days)
-    causes = _record_causes(evidence, signalled, account.name, currency)
-    confirmed = _dedupe(causes.confirmed)[:MAX_CONFIRMED]
-    suspected = _dedupe(causes.suspected + _pattern_causes(entry.active_signals, confirmed) + causes.earlier)
+    confirmed = _dedupe_confirmed(_confirmed(rules, signalled))[:MAX_CONFIRMED]
+    leads, earlier = _suspected_from_records(rules)
+    suspected = _dedupe_suspected(leads + _pattern_causes(entry.active_signals) + earlier)
     category = choose_category(entry.active_signals, confirmed)
-    summary, summary_ids = _summary(account, entry, category, _injected_sentences(evidence))
+    summary, summary_ids = _summary(account, entry, category)
     return BriefDraft(
         summary=summary,
         summary_evidence_ids=summary_ids,
@@ -606,11 +315,21 @@ def draft_offline(
     )
 
 
-def _dedupe(causes: list[CauseDraft]) -> list[CauseDraft]:
+def _dedupe_confirmed(causes: list[ConfirmedCauseDraft]) -> list[ConfirmedCauseDraft]:
     seen: set[str] = set()
     out = []
     for cause in causes:
-        key = cause.cause.casefold()
+        if cause.span_id not in seen:
+            seen.add(cause.span_id)
+            out.append(cause)
+    return out
+
+
+def _dedupe_suspected(causes: list[SuspectedCauseDraft]) -> list[SuspectedCauseDraft]:
+    seen: set[str] = set()
+    out = []
+    for cause in causes:
+        key = cause.lead_span_id or cause.hypothesis
         if key not in seen:
             seen.add(key)
             out.append(cause)

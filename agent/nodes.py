@@ -8,13 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agent import review
 from agent.brief import (
-    ACTION_CATALOGUE,
     SIGNAL_CATEGORY,
     AccountBlock,
     BriefDraft,
@@ -22,7 +20,6 @@ from agent.brief import (
     RiskBrief,
     account_block,
     assemble_brief,
-    brief_facts,
 )
 from agent.config import AgentContext
 from agent.drafter import draft_offline
@@ -30,14 +27,14 @@ from agent.llm import ModelReply, draft_with_model, repair_with_model
 from agent.state import State
 from tools.config import Config, load_config
 from tools.errors import DependencyError, InputError
+from tools.evidence import EvidenceRecord, Fact, account_evidence, fact_table, text_records
 from tools.models import QueueEntry
 from tools.portfolio import Portfolio, load_portfolio
+from tools.rulebook import Names, Rulebook
 from tools.scoring import assess_account
 from tools.verify import (
-    EvidenceRecord,
     VerificationFailure,
     VerificationReport,
-    evidence_kind,
     invalid_draft_report,
     verify_draft,
 )
@@ -75,105 +72,13 @@ def _config(state: State) -> Config:
     return load_config(Path(state.data_dir), Path(state.config_file) if state.config_file else None)
 
 
-def _rows(portfolio: Portfolio, table: str, account_id: str) -> list[dict[str, Any]]:
-    frame = portfolio.table(table)
-    if frame is None:
-        return []
-    return frame.filter(pl.col("account_id") == account_id).to_dicts()
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, date) else (str(value) if value is not None else None)
+def account_records(portfolio: Portfolio, account_id: str) -> dict[str, EvidenceRecord]:
+    """The account's text records, as-of filtered, typed (tools.evidence)."""
+    return {r.id: r for r in text_records(portfolio, account_id)}
 
 
 def _text(*parts: Any) -> str:
     return "\n".join(str(p) for p in parts if p not in (None, ""))
-
-
-def account_records(portfolio: Portfolio, account_id: str) -> dict[str, EvidenceRecord]:
-    """The account's text records, as-of filtered, worded so the verifier can tell what confirms a cause."""
-    records: list[EvidenceRecord] = []
-    for t in _rows(portfolio, "tickets", account_id):
-        flags = ", ".join(
-            x
-            for x in (
-                t.get("priority"),
-                t.get("status"),
-                t.get("sentiment"),
-                "escalated" if t.get("escalated") else None,
-            )
-            if x
-        )
-        records.append(
-            EvidenceRecord(
-                id=f"ticket:{t['ticket_id']}",
-                kind="ticket",
-                date=_iso(t["opened_at"]),
-                account_id=account_id,
-                text=_text(
-                    f"ticket opened {_iso(t['opened_at'])} ({flags})",
-                    f"subject: {t.get('subject') or ''}",
-                    t.get("body"),
-                ),
-            )
-        )
-    for n in _rows(portfolio, "notes", account_id):
-        records.append(
-            EvidenceRecord(
-                id=f"note:{n['note_id']}",
-                kind="note",
-                date=_iso(n["date"]),
-                account_id=account_id,
-                text=_text(f"note by {n['author']}:" if n.get("author") else None, n["text"]),
-            )
-        )
-    for o in _rows(portfolio, "opportunities", account_id):
-        if o.get("objection"):
-            records.append(
-                EvidenceRecord(
-                    id=f"opportunity:{o['opportunity_id']}",
-                    kind="opportunity",
-                    date=_iso(o["stage_entered_on"]),
-                    account_id=account_id,
-                    text=_text(
-                        f"{o['kind']} opportunity, stage {o['stage']} since {_iso(o['stage_entered_on'])}",
-                        f"objection: {o['objection']}",
-                    ),
-                )
-            )
-    for s in _rows(portfolio, "surveys", account_id):
-        if s.get("comment"):
-            day = _iso(s["date"])
-            records.append(
-                EvidenceRecord(
-                    id=f"survey:{account_id}:{day}:{s['kind']}",
-                    kind="survey",
-                    date=day,
-                    account_id=account_id,
-                    text=_text(
-                        f"{s['kind']} {s['score']:g} on {day}"
-                        + (f" from {s['respondent']}" if s.get("respondent") else ""),
-                        f"comment: {s['comment']}",
-                    ),
-                )
-            )
-    for e in _rows(portfolio, "emails", account_id):
-        if e.get("subject"):
-            who = (
-                f" {'from' if e['direction'] == 'inbound' else 'to'} {e['contact_name']}"
-                if e.get("contact_name")
-                else ""
-            )
-            records.append(
-                EvidenceRecord(
-                    id=f"email:{e['email_id']}",
-                    kind="email",
-                    date=_iso(e["sent_at"]),
-                    account_id=account_id,
-                    text=_text(f"{e['direction']} email{who} on {_iso(e['sent_at'])}", f"subject: {e['subject']}"),
-                )
-            )
-    return {r.id: r for r in records}
 
 
 def _known_names(portfolio: Portfolio, config: Config) -> list[str]:
@@ -202,8 +107,21 @@ def _evidence(state: State) -> dict[str, EvidenceRecord]:
     return {k: EvidenceRecord.model_validate(v) for k, v in state.evidence.items()}
 
 
-def _facts(state: State) -> list[str]:
-    return brief_facts(AccountBlock.model_validate(state.account), _entry(state))
+def _facts(state: State) -> dict[str, Fact]:
+    """Every fact prose may reference, rendered by the tools (tools.evidence.fact_table)."""
+    account = dict(state.account)
+    return fact_table(
+        account, _entry(state).active_signals, _evidence(state).values(), date.fromisoformat(str(state.as_of))
+    )
+
+
+def _rulebook(state: State) -> Rulebook:
+    return Rulebook(_evidence(state), date.fromisoformat(str(state.as_of)), _config(state).cause_recency_days)
+
+
+def _names(state: State) -> Names:
+    # From the (cached) portfolio rather than the state: a large portfolio's names would bloat checkpoints.
+    return Names.of(_known_names(_portfolio(state.data_dir, state.as_of), _config(state)))
 
 
 def _reply_update(info: DrafterInfo, reply: ModelReply, *, repair: bool) -> dict[str, Any]:
@@ -295,19 +213,10 @@ def retrieve_context(state: State, runtime: Runtime[AgentContext]) -> dict[str, 
     """Build the evidence pool: signal evidence plus notes and tickets retrieved for this account only."""
     entry = _entry(state)
     records = {k: EvidenceRecord.model_validate(v) for k, v in state.records.items()}
-    pool: dict[str, EvidenceRecord] = {}
-    for signal in entry.active_signals:
-        for item in signal.evidence:
-            known = pool.get(item.id) or records.get(item.id)
-            if known is None:
-                pool[item.id] = EvidenceRecord(
-                    id=item.id, kind=evidence_kind(item.id), date=item.date, text=item.text, account_id=state.account_id
-                )
-            elif item.text not in known.text and item.text not in (known.detail or ""):
-                # The row's own words stay in `text`; what the engine computed goes to `detail`.
-                pool[item.id] = known.model_copy(update={"detail": _text(known.detail, item.text)})
-            else:
-                pool[item.id] = known
+    typed = account_evidence(_portfolio(state.data_dir, state.as_of), state.account_id, entry.active_signals)
+    pool: dict[str, EvidenceRecord] = {
+        item.id: typed[item.id] for signal in entry.active_signals for item in signal.evidence if item.id in typed
+    }
     # Objections and survey comments are few and state causes outright: always in the pool.
     pool.update({k: r for k, r in records.items() if r.kind in ("opportunity", "survey") and k not in pool})
     # The CSM's latest notes are read whatever the queries find: a review starts from them.
@@ -333,10 +242,7 @@ def draft_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     settings = runtime.context.model
     if settings is None:
         draft = draft_offline(
-            AccountBlock.model_validate(state.account),
-            _entry(state),
-            _evidence(state),
-            recency_days=_config(state).cause_recency_days,
+            AccountBlock.model_validate(state.account), _entry(state), _evidence(state), rulebook=_rulebook(state)
         )
         return {"draft": draft.model_dump(mode="json"), "drafter": DrafterInfo(name="offline").model_dump()}
     info = DrafterInfo(name="model", model=settings.model)
@@ -358,15 +264,10 @@ def verify_brief(state: State) -> dict[str, Any]:
         return {"verification": invalid_draft_report(message).model_dump(mode="json")}
     report = verify_draft(
         state.draft,
-        evidence=_evidence(state),
+        rulebook=_rulebook(state),
         facts=_facts(state),
+        names=_names(state),
         signals=_entry(state).active_signals,
-        allowed_actions=ACTION_CATALOGUE.keys(),
-        # From the (cached) portfolio rather than the state: a large portfolio's names would bloat checkpoints.
-        known_names=_known_names(_portfolio(state.data_dir, state.as_of), _config(state)),
-        as_of=date.fromisoformat(str(state.as_of)),
-        recency_days=_config(state).cause_recency_days,
-        account_name=str(state.account.get("name") or ""),
     )
     return {"verification": report.model_dump(mode="json")}
 
@@ -398,10 +299,7 @@ def fallback_draft(state: State) -> dict[str, Any]:
         report = VerificationReport.model_validate(state.verification or {"passed": False})
         reason = "the model's draft failed verification after one repair (" + ", ".join(report.codes()) + ")"
     draft = draft_offline(
-        AccountBlock.model_validate(state.account),
-        _entry(state),
-        _evidence(state),
-        recency_days=_config(state).cause_recency_days,
+        AccountBlock.model_validate(state.account), _entry(state), _evidence(state), rulebook=_rulebook(state)
     )
     info = previous.model_copy(update={"name": "offline", "fallback": True, "fallback_reason": reason})
     return {"draft": draft.model_dump(mode="json"), "draft_error": None, "drafter": info.model_dump(mode="json")}
@@ -416,6 +314,7 @@ def assemble_brief_node(state: State) -> dict[str, Any]:
         evidence=_evidence(state),
         drafter=DrafterInfo.model_validate(state.drafter),
         report=VerificationReport.model_validate(state.verification),
+        facts=_facts(state),
     )
     return {"brief": brief.model_dump(mode="json")}
 

@@ -1,0 +1,558 @@
+"""One rulebook for the offline drafter and the verifier alike.
+
+- **What may confirm a cause**: a span in the customer's voice (a ticket, an objection on the opportunity,
+  a survey comment, a note quoting or reporting the customer), not hedged, not instruction-like, not
+  itself a resolution, from a record that is current (dated within `recency_days` of the as-of date, or
+  a ticket or opportunity still open), and not settled by a later record. A CSM's own sentence never
+  confirms, whatever its wording: the voice decides, not a word list.
+- **What may back a suspected cause**: any span of the account's own records that is not another
+  party's, not instruction-like, not a resolution and not settled since.
+- **What model-written prose may say** (`check_prose`): no numbers, number words, dates, ids, names,
+  quotes or reported speech of its own (facts come in as `{fact}` references the tools render); no
+  stance that contradicts the tools (a risk level, "no action needed", "the renewal is safe"); no
+  commitments (discounts, fix dates, promises) and no instructions found in the data.
+- **Which option needs whose approval**: the catalogue below.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from tools import text as lang
+from tools.evidence import EvidenceRecord, Fact, Span
+
+CONFIRMING_KINDS = ("ticket", "opportunity", "survey", "note")
+DEFAULT_RECENCY_DAYS = 180
+
+RiskCategory = Literal[
+    "adoption/value",
+    "relationship/stakeholder",
+    "support/product",
+    "commercial/financial",
+    "competitive",
+    "renewal/contract",
+]
+RISK_CATEGORIES: tuple[RiskCategory, ...] = (
+    "adoption/value",
+    "relationship/stakeholder",
+    "support/product",
+    "commercial/financial",
+    "competitive",
+    "renewal/contract",
+)
+
+# ------------------------------------------------------------------------------- the options catalogue
+
+ActionKind = Literal[
+    "usage_review",
+    "enablement_session",
+    "success_plan_refresh",
+    "champion_check_in",
+    "stakeholder_mapping",
+    "executive_outreach",
+    "support_escalation_review",
+    "product_feedback_loop",
+    "billing_follow_up",
+    "commercial_review",
+    "competitive_response",
+    "renewal_strategy_call",
+    "monitor",
+]
+Approver = Literal["csm", "cs_manager", "cs_leadership", "account_executive", "finance"]
+
+
+class CatalogueEntry(BaseModel):
+    """An allowed next-action option: its wording, owner and timing, what it touches, who approves it."""
+
+    kind: ActionKind
+    title: str
+    owner: str
+    timing: str
+    customer_facing: bool
+    affects_budget: bool = False
+    approver: Approver = "csm"
+
+
+def _entry(
+    kind: ActionKind,
+    title: str,
+    owner: str,
+    timing: str,
+    customer: bool,
+    budget: bool = False,
+    approver: Approver = "csm",
+) -> CatalogueEntry:
+    return CatalogueEntry(
+        kind=kind,
+        title=title,
+        owner=owner,
+        timing=timing,
+        customer_facing=customer,
+        affects_budget=budget,
+        approver=approver,
+    )
+
+
+ACTION_CATALOGUE: dict[str, CatalogueEntry] = {
+    e.kind: e
+    for e in (
+        _entry("usage_review", "Review the usage trend with the champion", "csm", "within 5 business days", True),
+        _entry("enablement_session", "Offer a training or enablement session", "csm", "within 2 weeks", True),
+        _entry(
+            "success_plan_refresh",
+            "Re-anchor the success plan to the customer's goals",
+            "csm",
+            "before the next QBR",
+            True,
+        ),
+        _entry("champion_check_in", "Check-in call with the champion", "csm", "within 3 business days", True),
+        _entry(
+            "stakeholder_mapping",
+            "Map current stakeholders and find a new champion (internal)",
+            "csm",
+            "within 1 week",
+            False,
+        ),
+        _entry(
+            "executive_outreach",
+            "Executive-to-executive outreach to the sponsor",
+            "cs_leadership",
+            "within 1 week",
+            True,
+            approver="cs_leadership",
+        ),
+        _entry(
+            "support_escalation_review",
+            "Review open and escalated tickets with the support lead (internal)",
+            "support_lead",
+            "within 2 business days",
+            False,
+        ),
+        _entry(
+            "product_feedback_loop",
+            "Take the recurring product issues to product management (internal)",
+            "product_manager",
+            "within 2 weeks",
+            False,
+        ),
+        _entry(
+            "billing_follow_up",
+            "Follow up on the overdue invoices",
+            "finance",
+            "within 1 week",
+            True,
+            approver="finance",
+        ),
+        _entry(
+            "commercial_review",
+            "Review commercial terms or a save offer with the account executive",
+            "account_executive",
+            "before the renewal negotiation",
+            False,
+            True,
+            approver="account_executive",
+        ),
+        _entry(
+            "competitive_response", "Prepare a competitive value comparison (internal)", "csm", "within 1 week", False
+        ),
+        _entry(
+            "renewal_strategy_call",
+            "Internal renewal strategy call with the account executive",
+            "cs_manager",
+            "within 1 week",
+            False,
+        ),
+        _entry("monitor", "Monitor: re-check the signals at the next digest", "csm", "next weekly digest", False),
+    )
+}
+
+
+def approval_needed(kind: str) -> str | None:
+    """Who beyond the account's CSM must approve this option: anything commercial or customer-facing
+    owned by someone else needs its owner; None when the CSM's own approval is enough."""
+    entry = ACTION_CATALOGUE[kind]
+    if entry.approver != "csm" and (entry.customer_facing or entry.affects_budget):
+        return entry.approver
+    return None
+
+
+# ------------------------------------------------------------------------------------- what confirms
+
+
+@dataclass
+class Rulebook:
+    """The rules for one brief: the account's records as of a date, and the recency window."""
+
+    records: Mapping[str, EvidenceRecord]
+    as_of: date
+    recency_days: int = DEFAULT_RECENCY_DAYS
+    _settlements: list[tuple[str, str, int, frozenset[str]]] | None = field(default=None, repr=False)
+
+    @property
+    def cutoff(self) -> str:
+        return (self.as_of - timedelta(days=self.recency_days)).isoformat()
+
+    def outdated(self, record: EvidenceRecord) -> bool:
+        return bool(record.date) and str(record.date)[:10] < self.cutoff
+
+    def current(self, record: EvidenceRecord) -> bool:
+        return not self.outdated(record) or record.still_open
+
+    def settlements(self) -> list[tuple[str, str, int, frozenset[str]]]:
+        """(record id, date, sentence index, topic) of every span stating a resolution."""
+        if self._settlements is None:
+            self._settlements = [
+                (r.id, str(r.date), s.sentence, lang.topic(" ".join(lang.settling_parts(s.text))))
+                for r in self.records.values()
+                if r.kind in ("note", "ticket", "survey", "email") and r.date
+                for s in r.spans
+                if s.resolves and not s.injected and s.voice != "other_party"
+            ]
+        return self._settlements
+
+    def settled(self, span: Span, record: EvidenceRecord) -> bool:
+        """Whether a later span says this matter was resolved: one further on in the same record that
+        shares a content word, or one in a record dated on or after it that shares two."""
+        words = lang.topic(span.text)
+        for source, day, sentence, settled_words in self.settlements():
+            if source == record.id:
+                if sentence > span.sentence and words & settled_words:
+                    return True
+            elif record.date and day >= str(record.date) and len(words & settled_words) >= 2:
+                return True
+        return False
+
+    def why_not_confirming(self, record: EvidenceRecord | None, span: Span | None) -> str | None:
+        """Why this span cannot confirm a cause, or None when it may."""
+        if record is None or span is None:
+            return "not a span of this account's evidence as of this date"
+        if record.kind not in CONFIRMING_KINDS:
+            return f"a {record.kind} never states a cause"
+        if span.injected:
+            return "instruction-like text is data, never a cause"
+        if span.voice == "other_party":
+            return "these are another party's words, not this customer's"
+        if span.voice != "customer":
+            return "the CSM's own words: a guess until the customer or a record states it"
+        if span.hedged:
+            return "hedged wording: a guess belongs among the suspected causes"
+        if span.resolves:
+            return "it says the matter was settled"
+        if not self.current(record):
+            return f"older than {self.recency_days} days before the as-of date: it may no longer hold"
+        if self.settled(span, record):
+            return "a later record says the matter was settled"
+        return None
+
+    def confirming_spans(self, record: EvidenceRecord) -> list[Span]:
+        return [s for s in record.spans if self.why_not_confirming(record, s) is None]
+
+    def why_not_lead(self, record: EvidenceRecord | None, span: Span | None) -> str | None:
+        """Why this span cannot back a suspected cause, or None when it may."""
+        if record is None or span is None:
+            return "not a span of this account's evidence as of this date"
+        if span.injected:
+            return "instruction-like text is data, never a cause"
+        if span.voice == "other_party":
+            return "these are another party's words, not this customer's"
+        if span.resolves:
+            return "it says the matter was settled"
+        if self.settled(span, record):
+            return "a later record says the matter was settled"
+        return None
+
+    def span(self, span_id: str) -> tuple[EvidenceRecord | None, Span | None]:
+        record = self.records.get(span_id.rsplit("#s", 1)[0])
+        return record, record.span(span_id) if record else None
+
+
+# --------------------------------------------------------------------------------------- names
+
+
+@cache
+def _dictionary() -> frozenset[str]:
+    """Lower-case English words (the embedding model's vocabulary): a capitalised word that is none of
+    them at the start of a sentence reads as a name. Empty when the model package is absent."""
+    try:
+        from tools.embeddings import minilm_model_dir
+
+        path: Path = minilm_model_dir() / "vocab.txt"
+        return frozenset(w for w in path.read_text(encoding="utf-8").split() if w.isalpha() and w.islower())
+    except Exception:  # the dictionary only sharpens the name check; the known names still apply
+        return frozenset()
+
+
+# Capitalised words prose may use: acronyms of the trade and the pronoun.
+ALLOWED_CAPS = frozenset(
+    [
+        "I",
+        "QBR",
+        "QBRs",
+        "EBR",
+        "CSM",
+        "CSMs",
+        "NPS",
+        "CSAT",
+        "SSO",
+        "API",
+        "APIs",
+        "ARR",
+        "CS",
+        "VP",
+        "CFO",
+        "CTO",
+        "CEO",
+        "COO",
+        "CRM",
+        "ROI",
+        "SLA",
+        "SLAs",
+        "UI",
+        "UX",
+    ]
+)
+# Name parts that are also common words: checked only where a capital can't be grammar.
+_WORDLIKE_NAMES = frozenset(
+    [
+        "may",
+        "will",
+        "mark",
+        "bill",
+        "rose",
+        "grace",
+        "hope",
+        "joy",
+        "faith",
+        "april",
+        "june",
+        "august",
+        "sky",
+        "rich",
+        "frank",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Names:
+    """People and companies of the portfolio: model prose may not name them (the tools do)."""
+
+    full: frozenset[str]
+    parts: frozenset[str]
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> Names:
+        full = {lang.normalise(n) for n in names if n and n.strip()}
+        parts = {p for n in full for p in re.findall(r"[\w'-]+", n) if len(p) >= 3}
+        return cls(frozenset(full), frozenset(parts))
+
+
+# ------------------------------------------------------------------------------------- prose rules
+
+ProseCode = Literal[
+    "unknown_fact_ref",
+    "unsupported_number",
+    "unsupported_date",
+    "unsupported_name",
+    "unsupported_quote",
+    "id_in_prose",
+    "contradicts_tools",
+    "contradicts_fact",
+    "commitment_in_text",
+    "injection_followed",
+    "too_long",
+]
+
+REF = re.compile(r"\{([^{}\s]{1,160})\}")
+_DIGIT = re.compile(r"\d")
+_NUMBER_WORDS = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
+    r"thousands?|millions?|billions?|dozens?|half|halved|twice|thrice|doubled?|tripled?|quadrupled?|"
+    r"percent|per cent|percentage points?|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
+    r"quarter of|[a-z]+-(one|two|three|four|five|six|seven|eight|nine))\b|[%$€£¥]",
+    re.IGNORECASE,
+)
+_DATE_WORDS = re.compile(
+    r"\b(january|february|march|april|june|july|august|september|october|november|december|"
+    r"jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"yesterday|today|tonight|tomorrow|(last|next|this) (week|month|quarter|year|spring|summer|autumn|fall|winter)|"
+    r"(q[1-4])|(\d+|a|one|two|three|few|several) (days?|weeks?|months?|years?|quarters?) (ago|from now))\b"
+    r"|\bMay\b(?!\s+(be|have|not|also|need|take|help|reflect|explain|indicate|mean|drive|come|stem|point|lead|"
+    r"signal|suggest|want|prefer|require|affect|cause|involve|still|well|just|already|only|partly|depend))",
+    re.IGNORECASE,
+)
+_ID = re.compile(r"\b[a-z_]+:[A-Za-z0-9_.\-]+|#s\d+|\b[A-Z]{1,5}-[A-Za-z0-9]+\b")
+_QUOTE_MARK = re.compile(r"[\"“”‘«»„]|(?<![A-Za-z])'|'(?![A-Za-z])|’(?![A-Za-z])")
+_REPORTED = re.compile(
+    rf"\b(customer|client|they|she|he|champion|sponsor|cfo|cto|ceo|coo|vp|director|admin|buyer|procurement|"
+    rf"user|users|team|contact|we were|we've been|we have been|we were)\s+(has |have |had )?"
+    rf"({lang.SPEECH_VERB}|told (us|me|the \w+)|let (us|me) know|made it clear|says? that)\b",
+    re.IGNORECASE,
+)
+_STANCE = re.compile(
+    r"\b(low|lower|medium|moderate|high|higher|critical|minimal|minor|negligible|elevated|severe|little|limited|"
+    r"no|zero|reduced)[- ](risk|priority|concern|urgency|churn risk|risk level)\b"
+    r"|\brisk (level |score )?(is|was|remains|seems|looks|appears)\b"
+    r"|\b(no|nothing|not any)( further| immediate| urgent)? (action|follow[- ]up|intervention|outreach|review|"
+    r"escalation|attention)s?( is| was| are)? (needed|required|necessary|warranted)\b"
+    r"|\bnothing (to do|to worry|needed|required|urgent)\b"
+    r"|\b(renewal|account|customer|relationship)\b[^.]{0,30}\b(is|looks|seems|appears|remains) "
+    r"(safe|secure|fine|healthy|solid|stable|on track|assured|guaranteed|certain|locked)\b"
+    r"|\b(not|isn't|is not) at risk\b|\bsafe to (renew|ignore)\b|\b(safe|certain|sure) (bet|renewal)\b"
+    r"|\b(will|is going to|is certain to|is sure to) (renew|churn|leave|cancel)\b"
+    r"|\b(adoption/value|relationship/stakeholder|support/product|commercial/financial|renewal/contract)\b"
+    r"|\b(adoption|value|relationship|stakeholder|support|product|commercial|financial|competitive|renewal|"
+    r"contract)(/\w+)? (risk|category)\b"
+    r"|\b(mark(ed)?|label(l?ed)?|flag(ged)?|classif(y|ied)|set) (it |this |the account |the customer )?as "
+    r"(churn\w*|lost|safe|healthy|low|closed)\b|\bfalse (positive|alarm)\b",
+    re.IGNORECASE,
+)
+_COMMITMENT = re.compile(
+    r"\b(discount\w*|refund\w*|rebate\w*|credits?|waive\w*|free (month|months|seats?|upgrade|licen[cs]es?|"
+    r"period|trial)|price (cut|reduction|freeze|match\w*)|lower (the )?price|cheaper|comp(ed)? |concession\w*|"
+    r"guarantee\w*|promis\w*|commit(s|ted|ting)? to|pledge\w*|fix(ed)? (by|before|within)|deadline|eta|"
+    r"(will|shall) (be )?(fix|resolve|deliver|ship|release)\w*)\b",
+    re.IGNORECASE,
+)
+_CONTACT = re.compile(
+    r"\b(email|e-mail|call|phone|ring|message|text|contact|send|tell|write to|reach out( to)?|offer|notify|"
+    r"inform|ping|dm)\b[^.]{0,40}\b(customer|client|them|champion|sponsor|cfo|cto|ceo|buyer|procurement|"
+    r"admin|users?|contacts?|stakeholders?)\b",
+    re.IGNORECASE,
+)
+_RISE = re.compile(
+    r"\b(rose|risen|rising|rise|increas\w*|grew|grow\w*|up|higher|improv\w*|gain\w*|climb\w*|recover\w*)\b"
+)
+_FALL = re.compile(
+    r"\b(fell|fall\w*|drop\w*|declin\w*|decreas\w*|down|lower|shr[iu]nk\w*|slump\w*|plung\w*|sank|sink\w*)\b"
+)
+# Signals whose figures only move one way: prose may not say the other.
+SIGNAL_DIRECTION: dict[str, Literal["down", "up"]] = {
+    "health_below_threshold": "down",
+    "health_rapid_decline": "down",
+    "usage_gradual_decline": "down",
+    "usage_sudden_drop": "down",
+    "survey_decline": "down",
+    "support_volume_spike": "up",
+}
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+@dataclass(frozen=True)
+class ProseContext:
+    """What model-written text is checked against."""
+
+    facts: Mapping[str, Fact]
+    names: Names
+    injected: frozenset[str] = frozenset()
+    """Normalised instruction-like sentences found in the evidence."""
+
+
+def fact_refs(text: str) -> list[str]:
+    return REF.findall(text)
+
+
+def check_prose(
+    text: str,
+    context: ProseContext,
+    *,
+    max_chars: int,
+    speech_allowed: bool = False,
+    contact_allowed: bool = False,
+) -> list[tuple[ProseCode, str]]:
+    """The failures of one model-written field. `speech_allowed`: reported speech is not checked (what
+    would confirm a cause may say "if the customer confirmed ..."); `contact_allowed`: the text may say
+    to ask the customer (a confirmation step), never to promise them anything."""
+    out: list[tuple[ProseCode, str]] = []
+    if len(text) > max_chars:
+        return [("too_long", f"{len(text)} characters; at most {max_chars}")]
+    for ref in fact_refs(text):
+        if ref not in context.facts:
+            out.append(("unknown_fact_ref", f"{{{ref}}} is not a fact of this brief"))
+    bare = REF.sub(" FACT ", text)
+    plain = lang.normalise(bare)
+    if _DIGIT.search(bare):
+        out.append(("unsupported_number", "a number outside a {fact} reference: reference the tool's fact instead"))
+    words = _NUMBER_WORDS.search(bare)
+    if words:
+        out.append(("unsupported_number", f"'{words.group(0)}' states a quantity; reference the tool's fact instead"))
+    when = _DATE_WORDS.search(bare)
+    if when:
+        out.append(("unsupported_date", f"'{when.group(0)}' states a date; reference the tool's fact instead"))
+    ident = _ID.search(bare)
+    if ident:
+        out.append(("id_in_prose", f"'{ident.group(0)}' looks like an id: cite evidence in evidence_ids, not in text"))
+    if _QUOTE_MARK.search(bare):
+        out.append(("unsupported_quote", "quotation marks: quote evidence only by choosing its span"))
+    if not speech_allowed:
+        said = _REPORTED.search(bare)
+        if said:
+            out.append(
+                ("unsupported_quote", f"'{said.group(0)}' reports speech: only a chosen span may say who said what")
+            )
+    stance = _STANCE.search(bare)
+    if stance:
+        out.append(("contradicts_tools", f"'{stance.group(0)}': the risk level, category and stance are the tools'"))
+    promise = _COMMITMENT.search(bare)
+    if promise:
+        out.append(("commitment_in_text", f"'{promise.group(0)}' is a commitment: options come from the catalogue"))
+    if not contact_allowed:
+        contact = _CONTACT.search(bare)
+        if contact:
+            out.append(("commitment_in_text", f"'{contact.group(0)}': outreach is an option for a person to approve"))
+    out += _name_failures(bare, context.names)
+    if lang.is_injection(bare) or any(s in plain for s in context.injected):
+        out.append(("injection_followed", "repeats or acts on instruction-like text from the data"))
+    out += _direction_failures(text)
+    return out
+
+
+def _name_failures(text: str, names: Names) -> list[tuple[ProseCode, str]]:
+    plain = lang.normalise(text)
+    for name in names.full:
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", plain):
+            return [("unsupported_name", f"names '{name}': the tools name people and companies")]
+    dictionary = _dictionary()
+    for sentence in _SENTENCE_END.split(text):
+        for n, match in enumerate(re.finditer(r"[A-Za-z][\w'-]*", sentence)):
+            word = match.group(0)
+            if word == "FACT" or not word[0].isupper() or word in ALLOWED_CAPS:
+                continue
+            low = word.casefold()
+            if n == 0:
+                wordlike = low in _WORDLIKE_NAMES
+                if (low in names.parts and not wordlike) or (dictionary and low not in dictionary and not wordlike):
+                    return [("unsupported_name", f"'{word}' reads as a name: the tools name people and companies")]
+                continue
+            after_colon = sentence[: match.start()].rstrip().endswith(":")
+            if after_colon and low in dictionary and low not in names.parts:
+                continue
+            return [("unsupported_name", f"'{word}' is capitalised mid-sentence: a name the tools must state")]
+    return []
+
+
+def _direction_failures(text: str) -> list[tuple[ProseCode, str]]:
+    out: list[tuple[ProseCode, str]] = []
+    for sentence in _SENTENCE_END.split(text):
+        for ref in fact_refs(sentence):
+            direction = SIGNAL_DIRECTION.get(ref.removeprefix("signal:")) if ref.startswith("signal:") else None
+            bare = REF.sub(" ", sentence).lower()
+            if direction == "down" and _RISE.search(bare) and not _FALL.search(bare):
+                out.append(("contradicts_fact", f"says a rise where {{{ref}}} shows a fall"))
+            elif direction == "up" and _FALL.search(bare) and not _RISE.search(bare):
+                out.append(("contradicts_fact", f"says a fall where {{{ref}}} shows a rise"))
+    return out
+
+
+def render_refs(text: str, facts: Mapping[str, Fact]) -> str:
+    """Model text with each `{fact}` replaced by the tool's own words for it."""
+    return REF.sub(lambda m: facts[m.group(1)].text if m.group(1) in facts else m.group(0), text)
