@@ -164,7 +164,7 @@ class Span(BaseModel):
     sentence: int = Field(description="index of the sentence in the record (spans of one sentence share it)")
     hedged: bool = False
     injected: bool = Field(default=False, description="instruction-like text: data, never obeyed or quoted")
-    resolves: bool = Field(default=False, description="states that a matter was settled")
+    resolves: bool = Field(default=False, description="says only that matters were settled (no open complaint)")
 
 
 class EvidenceRecord(BaseModel):
@@ -230,7 +230,7 @@ def _spans(
                 sentence=sentence,
                 hedged=lang.is_hedged(words),
                 injected=lang.is_injection(words),
-                resolves=bool(lang.settling_parts(words)),
+                resolves=lang.only_settles(words),
             )
         )
         n_span += 1
@@ -302,135 +302,268 @@ class _People:
         return self.roles.get((account_id, name))
 
 
-def text_records(portfolio: Portfolio, account_id: str | None = None) -> list[EvidenceRecord]:
+def ticket_record(
+    ticket_id: str,
+    account_id: str,
+    opened_at: str,
+    subject: str | None,
+    body: str | None = None,
+    *,
+    priority: str | None = None,
+    status: str | None = None,
+    sentiment: str | None = None,
+    escalated: bool = False,
+    closed_at: str | None = None,
+    with_spans: bool = True,
+) -> EvidenceRecord | None:
+    """A ticket: the customer's words (subject, then body), with its typed flags."""
+    rid = evidence_id("ticket", ticket_id)
+    words = _join(subject, body)
+    if not words:
+        return None
+    return EvidenceRecord(
+        id=rid,
+        kind="ticket",
+        date=opened_at,
+        account_id=account_id,
+        author_role="customer",
+        text=words,
+        spans=_spans(rid, words, default_voice="customer", speaker=None, account_name="", note=False)
+        if with_spans
+        else [],
+        fields=TicketFields(
+            priority=priority,
+            status=status,
+            sentiment=sentiment,
+            escalated=escalated,
+            subject=str(subject or ""),
+            closed_at=closed_at,
+        ),
+    )
+
+
+def note_record(
+    note_id: str,
+    account_id: str,
+    day: str,
+    text: str | None,
+    *,
+    author: str | None,
+    author_role: str | None = None,
+    account_name: str = "",
+    with_spans: bool = True,
+) -> EvidenceRecord | None:
+    """A note: the CSM's words, with the customer's quoted or reported words as their own spans."""
+    rid = evidence_id("note", note_id)
+    words = _join(text)
+    if not words:
+        return None
+    return EvidenceRecord(
+        id=rid,
+        kind="note",
+        date=day,
+        account_id=account_id,
+        author=author,
+        author_role=author_role or "csm",
+        text=words,
+        spans=_spans(rid, words, default_voice="csm", speaker=author, account_name=account_name, note=True)
+        if with_spans
+        else [],
+    )
+
+
+def objection_record(
+    opportunity_id: str,
+    account_id: str,
+    objection: str | None,
+    *,
+    opportunity_kind: str,
+    stage: str,
+    stage_entered_on: str,
+    close_date: str | None = None,
+    amount: float | None = None,
+    with_spans: bool = True,
+) -> EvidenceRecord | None:
+    """An objection on an opportunity: the customer's words, with the opportunity's typed fields."""
+    rid = evidence_id("opportunity", opportunity_id)
+    words = _join(objection)
+    if not words:
+        return None
+    return EvidenceRecord(
+        id=rid,
+        kind="opportunity",
+        date=stage_entered_on,
+        account_id=account_id,
+        author_role="customer",
+        text=words,
+        spans=_spans(rid, words, default_voice="customer", speaker=None, account_name="", note=False)
+        if with_spans
+        else [],
+        fields=OpportunityFields(
+            opportunity_kind=opportunity_kind,
+            stage=stage,
+            stage_entered_on=stage_entered_on,
+            close_date=close_date,
+            amount=amount,
+        ),
+    )
+
+
+def survey_record(
+    account_id: str,
+    day: str,
+    survey_kind: str,
+    score: float,
+    comment: str | None,
+    *,
+    respondent: str | None = None,
+    respondent_role: str | None = None,
+    with_spans: bool = True,
+) -> EvidenceRecord | None:
+    """A survey comment: the respondent's words, with the score."""
+    rid = evidence_id("survey", account_id, day, survey_kind)
+    words = _join(comment)
+    if not words:
+        return None
+    return EvidenceRecord(
+        id=rid,
+        kind="survey",
+        date=day,
+        account_id=account_id,
+        author=respondent,
+        author_role=respondent_role or "customer",
+        text=words,
+        spans=_spans(rid, words, default_voice="customer", speaker=respondent, account_name="", note=False)
+        if with_spans
+        else [],
+        fields=SurveyFields(survey_kind=survey_kind, score=score, respondent=respondent),
+    )
+
+
+def email_record(
+    email_id: str,
+    account_id: str,
+    sent_at: str,
+    direction: str,
+    subject: str | None,
+    *,
+    contact_name: str | None = None,
+    contact_role: str | None = None,
+    csm: str | None = None,
+    with_spans: bool = True,
+) -> EvidenceRecord | None:
+    """An email subject: the customer's words when inbound, ours when outbound."""
+    rid = evidence_id("email", email_id)
+    words = _join(subject)
+    if not words:
+        return None
+    inbound = direction == "inbound"
+    return EvidenceRecord(
+        id=rid,
+        kind="email",
+        date=sent_at,
+        account_id=account_id,
+        author=contact_name if inbound else csm,
+        author_role=(contact_role or "customer") if inbound else "csm",
+        text=words,
+        spans=_spans(
+            rid,
+            words,
+            default_voice="customer" if inbound else "csm",
+            speaker=contact_name if inbound else None,
+            account_name="",
+            note=False,
+        )
+        if with_spans
+        else [],
+        fields=EmailFields(direction=direction, contact_name=contact_name, contact_role=contact_role, subject=words),
+    )
+
+
+def text_records(
+    portfolio: Portfolio, account_id: str | None = None, *, with_spans: bool = True
+) -> list[EvidenceRecord]:
     """Every record with the customer's or our words (notes, tickets, survey comments, objections, email
-    subjects) of one account, or of all accounts with `account_id=None`, as the portfolio holds them."""
+    subjects) of one account, or of all accounts with `account_id=None`, as the portfolio holds them.
+    `with_spans=False` skips splitting the words into spans (the search index needs only the words)."""
     people = _People(portfolio)
-    out: list[EvidenceRecord] = []
+    out: list[EvidenceRecord | None] = []
     for t in _rows(portfolio.table("tickets"), account_id):
-        acc = str(t["account_id"])
-        rid = evidence_id("ticket", t["ticket_id"])
-        words = _join(t.get("subject"), t.get("body"))
-        if not words:
-            continue
         out.append(
-            EvidenceRecord(
-                id=rid,
-                kind="ticket",
-                date=_iso(t["opened_at"]),
-                account_id=acc,
-                author_role="customer",
-                text=words,
-                spans=_spans(rid, words, default_voice="customer", speaker=None, account_name="", note=False),
-                fields=TicketFields(
-                    priority=t.get("priority"),
-                    status=t.get("status"),
-                    sentiment=t.get("sentiment"),
-                    escalated=bool(t.get("escalated")),
-                    subject=str(t.get("subject") or ""),
-                    closed_at=_iso(t.get("closed_at")),
-                ),
+            ticket_record(
+                str(t["ticket_id"]),
+                str(t["account_id"]),
+                _iso(t["opened_at"]) or "",
+                t.get("subject"),
+                t.get("body"),
+                priority=t.get("priority"),
+                status=t.get("status"),
+                sentiment=t.get("sentiment"),
+                escalated=bool(t.get("escalated")),
+                closed_at=_iso(t.get("closed_at")),
+                with_spans=with_spans,
             )
         )
     for n in _rows(portfolio.table("notes"), account_id):
         acc = str(n["account_id"])
-        rid = evidence_id("note", n["note_id"])
-        words = _join(n.get("text"))
-        if not words:
-            continue
         author = n.get("author") or None
         out.append(
-            EvidenceRecord(
-                id=rid,
-                kind="note",
-                date=_iso(n["date"]),
-                account_id=acc,
+            note_record(
+                str(n["note_id"]),
+                acc,
+                _iso(n["date"]) or "",
+                n.get("text"),
                 author=author,
-                author_role=people.role(acc, author) or "csm",
-                text=words,
-                spans=_spans(
-                    rid, words, default_voice="csm", speaker=author, account_name=people.names.get(acc, ""), note=True
-                ),
+                author_role=people.role(acc, author),
+                account_name=people.names.get(acc, ""),
+                with_spans=with_spans,
             )
         )
     for o in _rows(portfolio.table("opportunities"), account_id):
-        words = _join(o.get("objection"))
-        if not words:
-            continue
-        acc = str(o["account_id"])
-        rid = evidence_id("opportunity", o["opportunity_id"])
         out.append(
-            EvidenceRecord(
-                id=rid,
-                kind="opportunity",
-                date=_iso(o["stage_entered_on"]),
-                account_id=acc,
-                author_role="customer",
-                text=words,
-                spans=_spans(rid, words, default_voice="customer", speaker=None, account_name="", note=False),
-                fields=OpportunityFields(
-                    opportunity_kind=str(o.get("kind") or ""),
-                    stage=str(o.get("stage") or ""),
-                    stage_entered_on=_iso(o["stage_entered_on"]) or "",
-                    close_date=_iso(o.get("close_date")),
-                    amount=_float(o.get("amount")),
-                ),
+            objection_record(
+                str(o["opportunity_id"]),
+                str(o["account_id"]),
+                o.get("objection"),
+                opportunity_kind=str(o.get("kind") or ""),
+                stage=str(o.get("stage") or ""),
+                stage_entered_on=_iso(o["stage_entered_on"]) or "",
+                close_date=_iso(o.get("close_date")),
+                amount=_float(o.get("amount")),
+                with_spans=with_spans,
             )
         )
     for s in _rows(portfolio.table("surveys"), account_id):
-        words = _join(s.get("comment"))
-        if not words:
-            continue
         acc = str(s["account_id"])
-        rid = evidence_id("survey", acc, s["date"], s["kind"])
         who = s.get("respondent") or None
         out.append(
-            EvidenceRecord(
-                id=rid,
-                kind="survey",
-                date=_iso(s["date"]),
-                account_id=acc,
-                author=who,
-                author_role=people.role(acc, who) or "customer",
-                text=words,
-                spans=_spans(rid, words, default_voice="customer", speaker=who, account_name="", note=False),
-                fields=SurveyFields(survey_kind=str(s["kind"]), score=float(s["score"]), respondent=who),
+            survey_record(
+                acc,
+                _iso(s["date"]) or "",
+                str(s["kind"]),
+                float(s["score"]),
+                s.get("comment"),
+                respondent=who,
+                respondent_role=people.role(acc, who),
+                with_spans=with_spans,
             )
         )
     for e in _rows(portfolio.table("emails"), account_id):
-        words = _join(e.get("subject"))
-        if not words:
-            continue
         acc = str(e["account_id"])
-        rid = evidence_id("email", e["email_id"])
-        inbound = e.get("direction") == "inbound"
-        who = e.get("contact_name") or None
         out.append(
-            EvidenceRecord(
-                id=rid,
-                kind="email",
-                date=_iso(e["sent_at"]),
-                account_id=acc,
-                author=who if inbound else people.csm.get(acc),
-                author_role=(e.get("contact_role") or "customer") if inbound else "csm",
-                text=words,
-                spans=_spans(
-                    rid,
-                    words,
-                    default_voice="customer" if inbound else "csm",
-                    speaker=who if inbound else None,
-                    account_name="",
-                    note=False,
-                ),
-                fields=EmailFields(
-                    direction=str(e.get("direction") or ""),
-                    contact_name=who,
-                    contact_role=e.get("contact_role"),
-                    subject=words,
-                ),
+            email_record(
+                str(e["email_id"]),
+                acc,
+                _iso(e["sent_at"]) or "",
+                str(e.get("direction") or ""),
+                e.get("subject"),
+                contact_name=e.get("contact_name") or None,
+                contact_role=e.get("contact_role"),
+                csm=people.csm.get(acc),
+                with_spans=with_spans,
             )
         )
-    return out
+    return [r for r in out if r is not None]
 
 
 def metric_records(portfolio: Portfolio, account_id: str, wanted: Iterable[str]) -> dict[str, EvidenceRecord]:

@@ -67,9 +67,7 @@ class Hit(BaseModel):
     kind: str = Field(description="note, ticket, survey, opportunity or email")
     date: str = Field(description="ISO date of the source row")
     text: str = Field(description="the best-matching chunk of the evidence text")
-    score: float = Field(
-        description="cosine similarity (vector), BM25 score (bm25) or fused RRF score (hybrid)"
-    )
+    score: float = Field(description="cosine similarity (vector), BM25 score (bm25) or fused RRF score (hybrid)")
 
 
 class IngestReport(BaseModel):
@@ -82,12 +80,8 @@ class IngestReport(BaseModel):
     embedded: int = Field(description="chunks embedded in this run")
     unchanged: int = Field(description="evidence rows skipped because their content hash matched")
     replaced: int = Field(description="evidence rows whose text changed and were re-embedded")
-    relabelled: int = Field(
-        default=0, description="evidence rows whose metadata alone changed (not re-embedded)"
-    )
-    removed: int = Field(
-        description="chunks deleted: stale chunks of changed rows and rows gone from the portfolio"
-    )
+    relabelled: int = Field(default=0, description="evidence rows whose metadata alone changed (not re-embedded)")
+    removed: int = Field(description="chunks deleted: stale chunks of changed rows and rows gone from the portfolio")
     seconds: float
 
 
@@ -138,75 +132,30 @@ class Chunk:
 # ------------------------------------------------------------------------------------ portfolio -> text
 
 
-def _text(*parts: Any) -> str:
-    return "\n".join(str(p).strip() for p in parts if p is not None and str(p).strip())
-
-
-def _extras(row: dict[str, Any], *names: str) -> dict[str, str | int | float]:
-    out: dict[str, str | int | float] = {}
-    for name in names:
-        value = row.get(name)
-        if value is None:
-            continue
-        out[name] = (
-            value if isinstance(value, int | float | str) and not isinstance(value, bool) else str(value)
-        )
-    return out
-
-
 def evidence_rows(portfolio: Portfolio) -> list[Evidence]:
-    """Every row with searchable text, of every date (as-of filtering happens at search)."""
+    """Every record with searchable text, of every date (as-of filtering happens at search): the typed
+    records of `tools.evidence`, their own words as the document."""
+    from tools.evidence import TicketFields, text_records
+
     rows: list[Evidence] = []
-
-    def add(
-        kind: EvidenceKind, evidence_id: str, row: dict[str, Any], day: date, text: str, *extra: str
-    ) -> None:
-        if text:
-            rows.append(Evidence(evidence_id, str(row["account_id"]), kind, day, text, _extras(row, *extra)))
-
-    notes = portfolio.table("notes")
-    for row in notes.iter_rows(named=True) if notes is not None else ():
-        add("note", f"note:{row['note_id']}", row, row["date"], _text(row.get("text")), "author")
-    tickets = portfolio.table("tickets")
-    for row in tickets.iter_rows(named=True) if tickets is not None else ():
-        add(
-            "ticket",
-            f"ticket:{row['ticket_id']}",
-            row,
-            row["opened_at"],
-            _text(row.get("subject"), row.get("body")),
-            # Not `status`: it holds the ticket's latest state, which a search as of an earlier date
-            # must not see.
-            "priority",
-            "sentiment",
-        )
-    surveys = portfolio.table("surveys")
-    for row in surveys.iter_rows(named=True) if surveys is not None else ():
-        day = row["date"]
-        add(
-            "survey",
-            f"survey:{row['account_id']}:{day.isoformat()}:{row['kind']}",
-            row,
-            day,
-            _text(row.get("comment")),
-        )
-    opportunities = portfolio.table("opportunities")
-    for row in opportunities.iter_rows(named=True) if opportunities is not None else ():
-        add(
-            "opportunity",
-            f"opportunity:{row['opportunity_id']}",
-            row,
-            row["stage_entered_on"],
-            _text(row.get("objection")),
-        )
-    emails = portfolio.table("emails")
-    for row in emails.iter_rows(named=True) if emails is not None else ():
-        add(
-            "email",
-            f"email:{row['email_id']}",
-            row,
-            row["sent_at"],
-            _text(row.get("subject")),
+    for record in text_records(portfolio, with_spans=False):
+        extra: dict[str, str | int | float] = {}
+        if record.kind == "note" and record.author:
+            extra["author"] = record.author
+        if isinstance(record.fields, TicketFields):
+            # Not `status`: it holds the ticket's latest state, which a search as of an earlier date must not see.
+            extra.update(
+                {k: v for k, v in (("priority", record.fields.priority), ("sentiment", record.fields.sentiment)) if v}
+            )
+        rows.append(
+            Evidence(
+                record.id,
+                str(record.account_id),
+                cast(EvidenceKind, record.kind),
+                date.fromisoformat(str(record.date)[:10]),
+                record.text,
+                extra,
+            )
         )
     return rows
 
@@ -476,9 +425,7 @@ def _max_batch(collection: Collection) -> int:
         return 1000
 
 
-def _embed_and_upsert(
-    shards: list[Collection], embedder: Embedder, chunks: list[Chunk], *, progress: bool
-) -> None:
+def _embed_and_upsert(shards: list[Collection], embedder: Embedder, chunks: list[Chunk], *, progress: bool) -> None:
     if not chunks:
         return
     # Identical texts (templated emails, "Quick and helpful." survey comments) are embedded once: on the
@@ -684,9 +631,7 @@ def bm25_ranking(docs: _AccountDocs, query: str, n: int) -> list[_Candidate]:
     vocab = cast(dict[str, int], corpus.vocab)
     if not vocab:
         return []
-    query_tokens = bm25s.tokenize(
-        [query], stopwords="en", stemmer=light_stem, return_ids=False, show_progress=False
-    )
+    query_tokens = bm25s.tokenize([query], stopwords="en", stemmer=light_stem, return_ids=False, show_progress=False)
     terms = [t for t in cast(list[list[str]], query_tokens)[0] if t in vocab]
     if not terms:
         return []

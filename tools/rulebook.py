@@ -210,11 +210,11 @@ class Rulebook:
         """(record id, date, sentence index, topic) of every span stating a resolution."""
         if self._settlements is None:
             self._settlements = [
-                (r.id, str(r.date), s.sentence, lang.topic(" ".join(lang.settling_parts(s.text))))
+                (r.id, str(r.date), s.sentence, lang.topic(" ".join(parts)))
                 for r in self.records.values()
                 if r.kind in ("note", "ticket", "survey", "email") and r.date
                 for s in r.spans
-                if s.resolves and not s.injected and s.voice != "other_party"
+                if not s.injected and s.voice != "other_party" and (parts := lang.settling_parts(s.text))
             ]
         return self._settlements
 
@@ -386,8 +386,7 @@ _DATE_WORDS = re.compile(
     r"jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"yesterday|today|tonight|tomorrow|(last|next|this) (week|month|quarter|year|spring|summer|autumn|fall|winter)|"
     r"(q[1-4])|(\d+|a|one|two|three|few|several) (days?|weeks?|months?|years?|quarters?) (ago|from now))\b"
-    r"|\bMay\b(?!\s+(be|have|not|also|need|take|help|reflect|explain|indicate|mean|drive|come|stem|point|lead|"
-    r"signal|suggest|want|prefer|require|affect|cause|involve|still|well|just|already|only|partly|depend))",
+    r"|(?-i:\bMay\b)(?!\s+[a-z])",
     re.IGNORECASE,
 )
 _ID = re.compile(r"\b[a-z_]+:[A-Za-z0-9_.\-]+|#s\d+|\b[A-Z]{1,5}-[A-Za-z0-9]+\b")

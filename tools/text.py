@@ -194,7 +194,15 @@ def states_resolution(text: str) -> bool:
 
 def settling_parts(text: str) -> list[str]:
     """The parts of a sentence that state a resolution (the rest may still be a live complaint)."""
-    return [part for part in _CONTRAST.split(text) if states_resolution(part)]
+    return [part for part in _CONTRAST.split(text) if part and states_resolution(part)]
+
+
+def only_settles(text: str) -> bool:
+    """Whether a statement is about settled matters only: "SSO is fixed, but exports are slow" is not."""
+    parts = [part for part in _CONTRAST.split(text) if part and part.strip()]
+    return any(states_resolution(p) for p in parts) and not any(
+        is_trouble(p) and not states_resolution(p) for p in parts
+    )
 
 
 # ------------------------------------------------------------------------------------------ topics

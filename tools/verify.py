@@ -173,6 +173,8 @@ def verify_draft(
     )
     check = _Checker(rulebook, ProseContext(facts=facts, names=names, injected=injected))
     active = {s.signal for s in signals}
+    if not isinstance(draft, Mapping):
+        return invalid_draft_report("the draft is not a JSON object")
 
     check.text(draft.get("summary"), "summary", max_chars=600)
     check.ids(draft.get("summary_evidence_ids"), "summary")
@@ -265,7 +267,10 @@ def verify_draft(
             if signal not in active:
                 check.fail("unknown_signal", where, f"{signal[:60]!r} is not an active signal of this account")
 
-    for n, assumption in enumerate(draft.get("assumptions") or []):
+    assumptions = draft.get("assumptions")
+    if assumptions is not None and not isinstance(assumptions, list):
+        check.fail("invalid_draft", "assumptions", "assumptions must be a list of sentences")
+    for n, assumption in enumerate(_strings(assumptions)):
         check.text(assumption, f"assumptions[{n}]", max_chars=240)
 
     for signal in signals:

@@ -24,6 +24,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from tools.evidence import evidence_id
+
 SUITES_DIR = Path(__file__).resolve().parent
 AS_OF = date(2026, 3, 31)
 COMPETITORS = ("Orbitly", "Vantagely")
@@ -210,7 +212,7 @@ class Portfolio:
             subject=subject,
             body=body,
         )
-        return f"ticket:{ticket_id}"
+        return evidence_id("ticket", ticket_id)
 
     def survey(
         self, account_id: str, days: int, score: float, respondent: str, comment: str = "", kind: str = "nps"
@@ -224,7 +226,7 @@ class Portfolio:
             respondent=respondent,
             comment=comment,
         )
-        return f"survey:{account_id}:{ago(days)}:{kind}"
+        return evidence_id("survey", account_id, ago(days), kind)
 
     def contact(
         self,
@@ -248,7 +250,7 @@ class Portfolio:
             detail=detail,
             source=source,
         )
-        return f"contact:{account_id}:{ago(days)}:{name}"
+        return evidence_id("contact", account_id, ago(days), name)
 
     def meeting(self, account_id: str, days: int, kind: str, status: str, attendees: str = "") -> str:
         meeting_id = self.next_id("M")
@@ -262,7 +264,7 @@ class Portfolio:
             attendees=attendees,
             attendee_roles="",
         )
-        return f"meeting:{meeting_id}"
+        return evidence_id("meeting", meeting_id)
 
     def email(self, account_id: str, days: int, direction: str, name: str, role: str, subject: str) -> str:
         email_id = self.next_id("E")
@@ -276,7 +278,7 @@ class Portfolio:
             contact_role=role,
             subject=subject,
         )
-        return f"email:{email_id}"
+        return evidence_id("email", email_id)
 
     def invoice(self, account_id: str, issued: int, due: int, paid: int | None, amount: float) -> str:
         invoice_id = self.next_id("I")
@@ -290,11 +292,9 @@ class Portfolio:
             amount=amount,
             currency="USD",
         )
-        return f"invoice:{invoice_id}"
+        return evidence_id("invoice", invoice_id)
 
-    def opportunity(
-        self, account_id: str, stage: str, entered: int, amount: float, objection: str = ""
-    ) -> str:
+    def opportunity(self, account_id: str, stage: str, entered: int, amount: float, objection: str = "") -> str:
         opportunity_id = self.next_id("O")
         self.add(
             "opportunities",
@@ -307,12 +307,12 @@ class Portfolio:
             amount=amount,
             objection=objection,
         )
-        return f"opportunity:{opportunity_id}"
+        return evidence_id("opportunity", opportunity_id)
 
     def note(self, account_id: str, days: int, author: str, text: str) -> str:
         note_id = self.next_id("N")
         self.add("notes", note_id=note_id, account_id=account_id, date=ago(days), author=author, text=text)
-        return f"note:{note_id}"
+        return evidence_id("note", note_id)
 
     def healthy(self, account_id: str, champion: str, sponsor: str, *, skip: tuple[str, ...] = ()) -> None:
         """Rows under which no signal fires: flat health and usage, good surveys, recent contact, paid
@@ -431,9 +431,7 @@ def build_core() -> Portfolio:
 
     a = p.account("C-09", "Iris Biotech", "the executive sponsor was replaced")
     p.healthy("C-09", "Dev Patel", "Anna Kowalski")
-    p.contact(
-        "C-09", 25, "Anna Kowalski", "executive_sponsor", "departed", "VP Finance", "moved to another role"
-    )
+    p.contact("C-09", 25, "Anna Kowalski", "executive_sponsor", "departed", "VP Finance", "moved to another role")
     p.contact("C-09", 20, "Marcus Webb", "executive_sponsor", "joined", "CFO", "new sponsor")
     a.expected_signals = ["sponsor_change"]
 
@@ -484,9 +482,7 @@ def build_core() -> Portfolio:
 
     a = p.account("C-14", "Nimbus Travel", "a price objection on a renewal stuck in negotiation")
     p.healthy("C-14", "Felix Wagner", "Julia Rossi", skip=("opportunity",))
-    objection = p.opportunity(
-        "C-14", "negotiation", 45, 64000, "Finance has not approved the 12% price increase."
-    )
+    objection = p.opportunity("C-14", "negotiation", 45, 64000, "Finance has not approved the 12% price increase.")
     a.expected_signals = ["contract_objection"]
     a.confirmed("finance has not approved the 12% price increase", objection)
 
@@ -558,9 +554,7 @@ def build_core() -> Portfolio:
     ]
     a.confirmed("dashboards too slow for the weekly ops review", nps, *slow)
 
-    a = p.account(
-        "C-19", "Kestrel Logistics", "champion left, emails unanswered, renewal in 25 days", renews_in=25
-    )
+    a = p.account("C-19", "Kestrel Logistics", "champion left, emails unanswered, renewal in 25 days", renews_in=25)
     p.healthy("C-19", "Noah Fischer", "Eva Lund", skip=("emails",))
     p.contact(
         "C-19",
@@ -618,8 +612,7 @@ def build_faithfulness() -> Portfolio:
         "F-02",
         8,
         "Lena Fischer",
-        "Usage keeps sliding. My guess is they may be shifting budget to an internal tool, "
-        "but this is not confirmed.",
+        "Usage keeps sliding. My guess is they may be shifting budget to an internal tool, but this is not confirmed.",
     )
     a.expected_signals = ["usage_gradual_decline"]
     a.suspected("budget shifting to an internal tool", guess)
@@ -634,9 +627,7 @@ def build_faithfulness() -> Portfolio:
         "Maya Chen",
         'Priya Natarajan said: "We never finished onboarding the Berlin team, so half the seats are unused."',
     )
-    hedge = p.note(
-        "F-03", 5, "Maya Chen", "I think the new VP of Operations might prefer a different vendor."
-    )
+    hedge = p.note("F-03", 5, "Maya Chen", "I think the new VP of Operations might prefer a different vendor.")
     a.expected_signals = ["adoption_plateau"]
     a.confirmed("Berlin team never finished onboarding", stated)
     a.suspected("new VP may prefer another vendor", hedge)
@@ -666,9 +657,7 @@ def build_faithfulness() -> Portfolio:
     a = p.account("F-05", "Evergreen Transit", "an outdated complaint that was resolved long ago")
     p.healthy("F-05", "Tariq Aziz", "Helen Moss", skip=("health",))
     p.health("F-05", [82, 80, 78, 76, 74, 72, 70, 68, 66, 64, 62, 60])
-    old = p.note(
-        "F-05", 420, "Lena Fischer", 'Customer said: "The mobile app is unusable for our field staff."'
-    )
+    old = p.note("F-05", 420, "Lena Fischer", 'Customer said: "The mobile app is unusable for our field staff."')
     p.note(
         "F-05",
         300,
@@ -727,9 +716,7 @@ def build_faithfulness() -> Portfolio:
 
     a = p.account("F-09", "Ibis Hotels", "a ticket states the problem; a competitor is only a hunch")
     p.healthy("F-09", "Omar Farouk", "Rita Moreno")
-    vat = p.ticket(
-        "F-09", 40, "Invoices exported with the wrong VAT rate", priority="P2", sentiment="negative"
-    )
+    vat = p.ticket("F-09", 40, "Invoices exported with the wrong VAT rate", priority="P2", sentiment="negative")
     hunch = p.note(
         "F-09",
         7,
@@ -741,9 +728,7 @@ def build_faithfulness() -> Portfolio:
     a.suspected("evaluating Orbitly", hunch)
     a.distractor_evidence_ids = [hunch]
 
-    a = p.account(
-        "F-10", "Jadeite Capital", "an objection on the opportunity and a guess about security review"
-    )
+    a = p.account("F-10", "Jadeite Capital", "an objection on the opportunity and a guess about security review")
     p.healthy("F-10", "Hugo Laurent", "Amara Obi", skip=("opportunity",))
     soc2 = p.opportunity(
         "F-10", "negotiation", 12, 120000, "Security team needs a SOC 2 Type II report before signing."
@@ -809,9 +794,7 @@ def build_missing_data() -> Portfolio:
 
     a = p.account("D-04", "Dahlia Goods", "a champion departure and a quoted threat, both after as-of")
     p.healthy("D-04", "Alex Kim", "Nora Ali")
-    leaving = p.contact(
-        "D-04", -5, "Alex Kim", "champion", "departed", "Head of Sales Ops", "left the company"
-    )
+    leaving = p.contact("D-04", -5, "Alex Kim", "champion", "departed", "Head of Sales Ops", "left the company")
     threat = p.note("D-04", -4, "Tom Okafor", 'Alex Kim said: "We are moving to Vantagely next quarter."')
     a.expected_not_evaluated = list(MISSING_SIGNALS)
     a.future_evidence_ids = [leaving, threat]
@@ -913,8 +896,7 @@ def render(spec: SuiteSpec, root: Path) -> None:
     (root / "labels.json").write_text(json.dumps(labels, indent=2) + "\n", encoding="utf-8")
     (root / "suite.toml").write_text(
         f'name = "{spec.name}"\nversion = {spec.version}\n'
-        f'description = "{spec.description}"\nas_of = "{AS_OF.isoformat()}"\nportfolio = "portfolio"\n\n'
-        + THRESHOLDS,
+        f'description = "{spec.description}"\nas_of = "{AS_OF.isoformat()}"\nportfolio = "portfolio"\n\n' + THRESHOLDS,
         encoding="utf-8",
     )
 

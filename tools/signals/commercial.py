@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from tools.evidence import evidence_id_expr
 from tools.signals.base import Context, days_between, evidence, iso, num, quote
 
 CLOSED_STAGES = ("closed", "closed_won", "closed_lost", "won", "lost", "closed won", "closed lost")
@@ -28,7 +29,7 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
             tickets.filter(pl.col("opened_at") >= since).select(
                 "account_id",
                 pl.col("opened_at").alias("date"),
-                pl.concat_str([pl.lit("ticket:"), pl.col("ticket_id")]).alias("ev_id"),
+                evidence_id_expr("ticket", pl.col("ticket_id")).alias("ev_id"),
                 pl.concat_str([pl.col("subject").fill_null(""), pl.col("body").fill_null("")], separator=" — ").alias(
                     "text"
                 ),
@@ -37,7 +38,7 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
     if notes is not None:
         sources.append(
             notes.filter(pl.col("date") >= since).select(
-                "account_id", "date", pl.concat_str([pl.lit("note:"), pl.col("note_id")]).alias("ev_id"), "text"
+                "account_id", "date", evidence_id_expr("note", pl.col("note_id")).alias("ev_id"), "text"
             )
         )
     if surveys is not None:
@@ -45,16 +46,7 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
             surveys.filter(pl.col("comment").is_not_null() & (pl.col("date") >= since)).select(
                 "account_id",
                 "date",
-                pl.concat_str(
-                    [
-                        pl.lit("survey:"),
-                        pl.col("account_id"),
-                        pl.lit(":"),
-                        iso(pl.col("date")),
-                        pl.lit(":"),
-                        pl.col("kind"),
-                    ]
-                ).alias("ev_id"),
+                evidence_id_expr("survey", pl.col("account_id"), iso(pl.col("date")), pl.col("kind")).alias("ev_id"),
                 pl.col("comment").alias("text"),
             )
         )
@@ -151,7 +143,7 @@ def contract_objection(ctx: Context) -> pl.DataFrame | None:
     return evidence(
         fired,
         detected=detected,
-        ev_id=pl.concat_str([pl.lit("opportunity:"), pl.col("opportunity_id")]),
+        ev_id=evidence_id_expr("opportunity", pl.col("opportunity_id")),
         ev_text=line,
         ev_date=pl.col("stage_entered_on"),
         summary=line,
@@ -184,7 +176,7 @@ def payment_overdue(ctx: Context) -> pl.DataFrame | None:
     return evidence(
         fired,
         detected=pl.col("due_on") + pl.duration(days=days + 1),
-        ev_id=pl.concat_str([pl.lit("invoice:"), pl.col("invoice_id")]),
+        ev_id=evidence_id_expr("invoice", pl.col("invoice_id")),
         ev_text=line,
         ev_date=pl.col("due_on"),
         summary=line,

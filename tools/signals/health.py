@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from tools.evidence import evidence_id_expr
 from tools.signals.base import Context, days_between, evidence, iso, num, ordered_series
 
 BASE_COLUMNS = {"account_id", "date", "score"}
@@ -14,7 +15,7 @@ def _components(frame: pl.DataFrame) -> list[str]:
 
 
 def _health_id() -> pl.Expr:
-    return pl.concat_str([pl.lit("health:"), pl.col("account_id"), pl.lit(":"), iso(pl.col("date"))])
+    return evidence_id_expr("health", pl.col("account_id"), iso(pl.col("date")))
 
 
 def health_below_threshold(ctx: Context) -> pl.DataFrame | None:
@@ -126,7 +127,7 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
     before = evidence(
         pairs,
         detected=pl.col("date"),
-        ev_id=pl.concat_str([pl.lit("health:"), pl.col("account_id"), pl.lit(":"), iso(pl.col("from_date"))]),
+        ev_id=evidence_id_expr("health", pl.col("account_id"), iso(pl.col("from_date"))),
         ev_text=pl.concat_str(
             [pl.lit("health score "), num(pl.col("from_score")), pl.lit(" on "), iso(pl.col("from_date"))]
         ),

@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import polars as pl
 
+from tools.evidence import evidence_id_expr
 from tools.signals.base import Context, days_between, evidence, iso, num, ordered_series, quote
 
 SPONSOR_ROLES = ("champion", "executive_sponsor")
 
 
 def _survey_id(date_col: str = "date") -> pl.Expr:
-    return pl.concat_str(
-        [
-            pl.lit("survey:"),
-            pl.col("account_id"),
-            pl.lit(":"),
-            iso(pl.col(date_col)),
-            pl.lit(":"),
-            pl.col("kind"),
-        ]
-    )
+    return evidence_id_expr("survey", pl.col("account_id"), iso(pl.col(date_col)), pl.col("kind"))
 
 
 def _contact_id() -> pl.Expr:
-    return pl.concat_str(
-        [
-            pl.lit("contact:"),
-            pl.col("account_id"),
-            pl.lit(":"),
-            iso(pl.col("date")),
-            pl.lit(":"),
-            pl.col("contact_name"),
-        ]
-    )
+    return evidence_id_expr("contact", pl.col("account_id"), iso(pl.col("date")), pl.col("contact_name"))
 
 
 def survey_decline(ctx: Context) -> pl.DataFrame | None:
@@ -213,7 +196,7 @@ def declined_meetings(ctx: Context) -> pl.DataFrame | None:
     return evidence(
         missed,
         detected=pl.col("detected"),
-        ev_id=pl.concat_str([pl.lit("meeting:"), pl.col("meeting_id")]),
+        ev_id=evidence_id_expr("meeting", pl.col("meeting_id")),
         ev_text=line,
         ev_date=pl.col("date"),
         summary=summary,
@@ -280,7 +263,7 @@ def no_reply_streak(ctx: Context) -> pl.DataFrame | None:
     return evidence(
         trailing,
         detected=pl.col("detected"),
-        ev_id=pl.concat_str([pl.lit("email:"), pl.col("email_id")]),
+        ev_id=evidence_id_expr("email", pl.col("email_id")),
         ev_text=line,
         ev_date=pl.col("sent_at"),
         summary=summary,
@@ -376,7 +359,9 @@ def stakeholder_silence(ctx: Context) -> pl.DataFrame | None:
     return evidence(
         fired,
         detected=pl.col("date") + pl.duration(days=days),
-        ev_id=pl.concat_str([pl.col("source"), pl.lit(":"), pl.col("source_id")]),
+        ev_id=pl.when(pl.col("source") == "meeting")
+        .then(evidence_id_expr("meeting", pl.col("source_id")))
+        .otherwise(evidence_id_expr("email", pl.col("source_id"))),
         ev_text=summary,
         ev_date=pl.col("date"),
         summary=summary,

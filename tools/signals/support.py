@@ -6,11 +6,12 @@ from datetime import date
 
 import polars as pl
 
+from tools.evidence import evidence_id_expr
 from tools.signals.base import Context, days_between, evidence, iso, quote
 
 
 def _ticket_id() -> pl.Expr:
-    return pl.concat_str([pl.lit("ticket:"), pl.col("ticket_id")])
+    return evidence_id_expr("ticket", pl.col("ticket_id"))
 
 
 def _is_open() -> pl.Expr:

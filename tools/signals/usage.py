@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from tools.evidence import evidence_id_expr
 from tools.signals.base import Context, days_between, evidence, iso, num
 
 
 def _usage_id(date_col: str = "period_start") -> pl.Expr:
-    return pl.concat_str(
-        [pl.lit("usage:"), pl.col("account_id"), pl.lit(":"), pl.col("metric"), pl.lit(":"), iso(pl.col(date_col))]
-    )
+    return evidence_id_expr("usage", pl.col("account_id"), pl.col("metric"), iso(pl.col(date_col)))
 
 
 def _value_line(value: str, when: str, label: str) -> pl.Expr:
