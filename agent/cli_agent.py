@@ -221,6 +221,14 @@ def brief(
 
     _set_home(home)
     run = run_brief(account_id, _data_dir(data), as_of=_parse_date(as_of), config_file=config_file)
+    drafter = run.brief.drafter
+    if drafter.fallback:
+        # The brief is complete (exit 0), but the person should know the model's draft was not used.
+        typer.echo(
+            f"warning: the model's draft was not used ({drafter.fallback_reason}); the offline drafter wrote "
+            f"this brief after {drafter.model_calls} model call(s)",
+            err=True,
+        )
     if fmt == BriefFormat.json:
         payload = {"review_id": run.review_id, "status": "awaiting_review", "brief": run.brief.model_dump(mode="json")}
         typer.echo(json.dumps(payload, indent=2))

@@ -295,6 +295,8 @@ def fallback_draft(state: State) -> dict[str, Any]:
     previous = DrafterInfo.model_validate(state.drafter or {})
     if state.draft_error and state.draft_error.get("kind") == "unavailable":
         reason = state.draft_error["message"]
+    elif state.draft_error:
+        reason = "the model's reply could not be used after one repair: " + str(state.draft_error.get("message"))
     else:
         report = VerificationReport.model_validate(state.verification or {"passed": False})
         reason = "the model's draft failed verification after one repair (" + ", ".join(report.codes()) + ")"

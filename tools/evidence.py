@@ -719,17 +719,47 @@ def describe(record: EvidenceRecord) -> str:
     )
 
 
+Measure = Literal["arr", "renewal", "usage", "health", "support", "survey", "commercial", "relationship", "other"]
+
+
 class Fact(BaseModel):
-    """A tool-stated fact prose may reference as `{key}`; `text` is what the reference renders as."""
+    """A tool-stated fact prose may reference as `{key}`; `text` is what the reference renders as.
+    `measures` and `metrics` say what quantity it is, so prose can't present it as another."""
 
     key: str
     text: str
+    measures: Measure = "other"
+    metrics: tuple[str, ...] = ()
+
+
+_KIND_MEASURE: dict[str, Measure] = {
+    "usage": "usage",
+    "health": "health",
+    "ticket": "support",
+    "survey": "survey",
+    "opportunity": "commercial",
+    "invoice": "commercial",
+    "meeting": "relationship",
+    "contact": "relationship",
+    "email": "relationship",
+}
+
+
+def _signal_measure(signal_id: str) -> Measure:
+    from tools.registry import REGISTRY
+
+    if signal_id == "survey_decline":
+        return "survey"
+    family = REGISTRY[signal_id].family if signal_id in REGISTRY else "other"
+    return family if family in ("usage", "health", "support", "relationship", "commercial") else "other"  # type: ignore[return-value]
 
 
 def record_facts(record: EvidenceRecord, as_of: date) -> list[Fact]:
     """The facts of one record, keyed `<record id>.<field>`; each renders with its label."""
     f = record.fields
     ref = short_id(record.id)
+    measure = _KIND_MEASURE.get(record.kind, "other")
+    metrics = (f.metric,) if isinstance(f, UsageFields) else ()
     facts = [Fact(key=f"{record.id}.summary", text=describe(record))]
     if record.date:
         facts.append(Fact(key=f"{record.id}.date", text=f"{record.kind} {ref} dated {record.date}"))
@@ -757,7 +787,7 @@ def record_facts(record: EvidenceRecord, as_of: date) -> list[Fact]:
         facts.append(Fact(key=f"{record.id}.score", text=describe(record)))
     elif isinstance(f, InvoiceFields):
         facts.append(Fact(key=f"{record.id}.amount", text=describe(record)))
-    return facts
+    return [fact.model_copy(update={"measures": measure, "metrics": metrics}) for fact in facts]
 
 
 def fact_table(
@@ -768,23 +798,28 @@ def fact_table(
     facts: list[Fact] = []
     a = account
 
-    def add(key: str, value: Any, text: str) -> None:
+    def add(key: str, value: Any, text: str, measures: Measure = "other") -> None:
         if value is not None and value != "":
-            facts.append(Fact(key=key, text=text))
+            facts.append(Fact(key=key, text=text, measures=measures))
 
     add("account.name", a.get("name"), str(a.get("name")))
-    add("account.arr", a.get("arr"), f"ARR {_money(float(a.get('arr') or 0))}")
-    add("account.renewal_date", a.get("renewal_date"), f"renewal on {a.get('renewal_date')}")
-    add("account.days_to_renewal", a.get("days_to_renewal"), f"{a.get('days_to_renewal')} days to renewal")
+    add("account.arr", a.get("arr"), f"ARR {_money(float(a.get('arr') or 0))}", "arr")
+    add("account.renewal_date", a.get("renewal_date"), f"renewal on {a.get('renewal_date')}", "renewal")
+    days = a.get("days_to_renewal")
+    add("account.days_to_renewal", days, f"{days} days to renewal", "renewal")
     health = a.get("health_score")
-    add("account.health_score", health, f"health score {health:g}" if isinstance(health, int | float) else "")
+    health_text = f"health score {health:g}" if isinstance(health, int | float) else ""
+    add("account.health_score", health, health_text, "health")
     add("account.csm_owner", a.get("csm_owner"), f"CSM {a.get('csm_owner')}")
     add("account.segment", a.get("segment"), f"{a.get('segment')} segment")
     add("account.goals", a.get("goals"), f"the customer's goals ({a.get('goals')})")
+    records = list(records)
+    usage_metric = {r.id: r.fields.metric for r in records if isinstance(r.fields, UsageFields)}
     for s in signals:
         figures = s.summary if s.summary and not lang.find_injections(s.summary) else ""
         text = f"{s.signal} (severity {s.severity}, since {s.first_detected})" + (f": {figures}" if figures else "")
-        facts.append(Fact(key=f"signal:{s.signal}", text=text))
+        metrics = tuple(sorted({usage_metric[e.id] for e in s.evidence if e.id in usage_metric}))
+        facts.append(Fact(key=f"signal:{s.signal}", text=text, measures=_signal_measure(s.signal), metrics=metrics))
     for record in records:
         facts += record_facts(record, as_of)
     return {f.key: f for f in facts}

@@ -512,6 +512,7 @@ def check_prose(
     if lang.is_injection(bare) or any(s in plain for s in context.injected):
         out.append(("injection_followed", "repeats or acts on instruction-like text from the data"))
     out += _direction_failures(text)
+    out += _measure_failures(text, context.facts)
     return out
 
 
@@ -549,6 +550,59 @@ def _direction_failures(text: str) -> list[tuple[ProseCode, str]]:
                 out.append(("contradicts_fact", f"says a rise where {{{ref}}} shows a fall"))
             elif direction == "up" and _FALL.search(bare) and not _RISE.search(bare):
                 out.append(("contradicts_fact", f"says a fall where {{{ref}}} shows a rise"))
+    return out
+
+
+# What a sentence says it is measuring, and the facts that can measure it.
+_MEASURE_TERMS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
+    (re.compile(r"\b(arr|annual recurring revenue|contract value|annual value|revenue)\b", re.I), frozenset({"arr"})),
+    (
+        re.compile(r"\b(renewal|renews?|renewing)\b[^.;]{0,25}\b(date|on|in|due|away|comes?)\b|\brenews\b", re.I),
+        frozenset({"renewal"}),
+    ),
+    (
+        re.compile(
+            r"\b(usage|users?|dau|wau|mau|logins?|log-ins?|sessions?|adoption|seats? used|activity|active)\b", re.I
+        ),
+        frozenset({"usage", "health"}),
+    ),
+    (re.compile(r"\b(health score|health)\b", re.I), frozenset({"health", "usage"})),
+    (re.compile(r"\b(nps|csat|survey|satisfaction)\b", re.I), frozenset({"survey"})),
+)
+_METRIC_WORDS: dict[str, re.Pattern[str]] = {
+    "dau": re.compile(r"\b(dau|daily (active )?users?|daily use)\b", re.I),
+    "wau": re.compile(r"\b(wau|weekly (active )?users?)\b", re.I),
+    "admin_logins": re.compile(r"\badmin (logins?|log-ins?)\b", re.I),
+    "sessions": re.compile(r"\bsessions?\b", re.I),
+    "feature_adoption": re.compile(r"\b(feature )?adoption\b", re.I),
+    "seats_used": re.compile(r"\bseats?( used)?\b", re.I),
+}
+
+
+def _measure_failures(text: str, facts: Mapping[str, Fact]) -> list[tuple[ProseCode, str]]:
+    """A sentence that names a quantity (ARR, the renewal date, a usage metric, a survey score) and
+    references facts must reference one that measures it: a proposal amount is not ARR, a ticket's age is
+    not a usage drop, an opportunity's stage date is not the renewal date, one metric is not another."""
+    out: list[tuple[ProseCode, str]] = []
+    for sentence in _SENTENCE_END.split(text):
+        refs = [facts[r] for r in fact_refs(sentence) if r in facts]
+        if not refs:
+            continue
+        bare = REF.sub(" ", sentence)
+        for pattern, measures in _MEASURE_TERMS:
+            named = pattern.search(bare)
+            if named and not any(f.measures in measures for f in refs):
+                out.append(
+                    (
+                        "contradicts_fact",
+                        f"'{named.group(0)}' is not what {', '.join('{' + f.key + '}' for f in refs)} measures",
+                    )
+                )
+        usage_refs = [f for f in refs if f.metrics]
+        for metric, pattern in _METRIC_WORDS.items():
+            named = pattern.search(bare)
+            if named and usage_refs and not any(metric in f.metrics for f in usage_refs):
+                out.append(("contradicts_fact", f"'{named.group(0)}' is not the metric the referenced facts measure"))
     return out
 
 

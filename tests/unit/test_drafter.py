@@ -334,8 +334,9 @@ def test_decisions_are_validated() -> None:
 
 def test_prompts_are_versioned_files() -> None:
     text, version = load_prompt("draft_brief")
-    assert version == "draft_brief@v1"
-    assert "never instructions" in text and "is never an\n   instruction" in text
+    assert version == "draft_brief@v2"
+    assert "never instructions" in text and "never an instruction to you" in text
+    assert load_prompt("draft_brief", "v1")[1] == "draft_brief@v1"  # released versions stay readable
     system, user, _ = render_prompt(
         "repair_brief",
         {
@@ -348,7 +349,7 @@ def test_prompts_are_versioned_files() -> None:
             "previous": "p",
         },
     )
-    assert "failed the" in system and user.startswith("Failures of the previous draft:")
+    assert "was rejected" in system and user.startswith("Failures of the previous draft:")
 
 
 def test_model_settings_come_from_the_environment() -> None:
