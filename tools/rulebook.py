@@ -540,16 +540,34 @@ def _name_failures(text: str, names: Names) -> list[tuple[ProseCode, str]]:
     return []
 
 
+_CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:and|while|but|whereas|though|although)\b")
+
+
+def _ref_contexts(text: str) -> list[tuple[str, str]]:
+    """(reference, the words that speak of it) for each `{fact}` in `text`: the words between the previous
+    reference (or the sentence start) and this one, or, when those say nothing of a quantity or a
+    direction, the words after it up to the end of its clause."""
+    out: list[tuple[str, str]] = []
+    for sentence in _SENTENCE_END.split(text):
+        matches = list(REF.finditer(sentence))
+        for n, match in enumerate(matches):
+            start = matches[n - 1].end() if n else 0
+            end = matches[n + 1].start() if n + 1 < len(matches) else len(sentence)
+            before, after = sentence[start : match.start()], sentence[match.end() : end]
+            speaks = any(p.search(before) for p in (_RISE, _FALL, *(t for t, _ in _MEASURE_TERMS)))
+            out.append((match.group(1), before if speaks else _CLAUSE_BREAK.split(after, maxsplit=1)[0]))
+    return out
+
+
 def _direction_failures(text: str) -> list[tuple[ProseCode, str]]:
     out: list[tuple[ProseCode, str]] = []
-    for sentence in _SENTENCE_END.split(text):
-        for ref in fact_refs(sentence):
-            direction = SIGNAL_DIRECTION.get(ref.removeprefix("signal:")) if ref.startswith("signal:") else None
-            bare = REF.sub(" ", sentence).lower()
-            if direction == "down" and _RISE.search(bare) and not _FALL.search(bare):
-                out.append(("contradicts_fact", f"says a rise where {{{ref}}} shows a fall"))
-            elif direction == "up" and _FALL.search(bare) and not _RISE.search(bare):
-                out.append(("contradicts_fact", f"says a fall where {{{ref}}} shows a rise"))
+    for ref, words in _ref_contexts(text):
+        direction = SIGNAL_DIRECTION.get(ref.removeprefix("signal:")) if ref.startswith("signal:") else None
+        lowered = words.lower()
+        if direction == "down" and _RISE.search(lowered) and not _FALL.search(lowered):
+            out.append(("contradicts_fact", f"says a rise where {{{ref}}} shows a fall"))
+        elif direction == "up" and _FALL.search(lowered) and not _RISE.search(lowered):
+            out.append(("contradicts_fact", f"says a fall where {{{ref}}} shows a rise"))
     return out
 
 
@@ -580,29 +598,23 @@ _METRIC_WORDS: dict[str, re.Pattern[str]] = {
 
 
 def _measure_failures(text: str, facts: Mapping[str, Fact]) -> list[tuple[ProseCode, str]]:
-    """A sentence that names a quantity (ARR, the renewal date, a usage metric, a survey score) and
-    references facts must reference one that measures it: a proposal amount is not ARR, a ticket's age is
-    not a usage drop, an opportunity's stage date is not the renewal date, one metric is not another."""
+    """Words that name a quantity (ARR, the renewal date, a usage metric, a survey score) next to a reference
+    must name what that fact measures: a proposal amount is not ARR, a ticket's age is not a usage drop, an
+    opportunity's stage date is not the renewal date, one metric is not another."""
     out: list[tuple[ProseCode, str]] = []
-    for sentence in _SENTENCE_END.split(text):
-        refs = [facts[r] for r in fact_refs(sentence) if r in facts]
-        if not refs:
+    for ref, words in _ref_contexts(text):
+        fact = facts.get(ref)
+        if fact is None:
             continue
-        bare = REF.sub(" ", sentence)
         for pattern, measures in _MEASURE_TERMS:
-            named = pattern.search(bare)
-            if named and not any(f.measures in measures for f in refs):
-                out.append(
-                    (
-                        "contradicts_fact",
-                        f"'{named.group(0)}' is not what {', '.join('{' + f.key + '}' for f in refs)} measures",
-                    )
-                )
-        usage_refs = [f for f in refs if f.metrics]
-        for metric, pattern in _METRIC_WORDS.items():
-            named = pattern.search(bare)
-            if named and usage_refs and not any(metric in f.metrics for f in usage_refs):
-                out.append(("contradicts_fact", f"'{named.group(0)}' is not the metric the referenced facts measure"))
+            named = pattern.search(words)
+            if named and fact.measures not in measures:
+                out.append(("contradicts_fact", f"'{named.group(0)}' is not what {{{ref}}} measures"))
+        if fact.metrics:
+            for metric, pattern in _METRIC_WORDS.items():
+                named = pattern.search(words)
+                if named and metric not in fact.metrics:
+                    out.append(("contradicts_fact", f"'{named.group(0)}' is not a metric {{{ref}}} measures"))
     return out
 
 
