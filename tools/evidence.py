@@ -751,7 +751,7 @@ def _signal_measure(signal_id: str) -> Measure:
     if signal_id == "survey_decline":
         return "survey"
     family = REGISTRY[signal_id].family if signal_id in REGISTRY else "other"
-    return family if family in ("usage", "health", "support", "relationship", "commercial") else "other"  # type: ignore[return-value]
+    return family if family in ("usage", "health", "support", "relationship", "commercial") else "other"
 
 
 def record_facts(record: EvidenceRecord, as_of: date) -> list[Fact]:

@@ -27,9 +27,11 @@ from typing import Literal
 from pydantic import BaseModel
 
 from tools import text as lang
-from tools.evidence import EvidenceRecord, Fact, Span
+from tools.evidence import EvidenceRecord, Fact, Span, SurveyFields
 
 CONFIRMING_KINDS = ("ticket", "opportunity", "survey", "note")
+# Survey scores at or above these are praise: their comments explain no risk.
+_PROMOTER: dict[str, float] = {"nps": 9, "csat": 5}
 DEFAULT_RECENCY_DAYS = 180
 
 RiskCategory = Literal[
@@ -246,6 +248,11 @@ class Rulebook:
             return "hedged wording: a guess belongs among the suspected causes"
         if span.resolves:
             return "it says the matter was settled"
+        if record.kind == "note" and not lang.is_trouble(span.text):
+            return "it states no problem, so it explains no risk"
+        survey = record.fields if isinstance(record.fields, SurveyFields) else None
+        if survey is not None and survey.score >= _PROMOTER.get(survey.survey_kind.lower(), float("inf")):
+            return "a promoter's comment explains no risk"
         if not self.current(record):
             return f"older than {self.recency_days} days before the as-of date: it may no longer hold"
         if self.settled(span, record):
@@ -358,6 +365,7 @@ class Names:
 # ------------------------------------------------------------------------------------- prose rules
 
 ProseCode = Literal[
+    "suspected_as_confirmed",
     "unknown_fact_ref",
     "unsupported_number",
     "unsupported_date",
@@ -413,6 +421,19 @@ _STANCE = re.compile(
     r"contract)(/\w+)? (risk|category)\b"
     r"|\b(mark(ed)?|label(l?ed)?|flag(ged)?|classif(y|ied)|set) (it |this |the account |the customer )?as "
     r"(churn\w*|lost|safe|healthy|low|closed)\b|\bfalse (positive|alarm)\b",
+    re.IGNORECASE,
+)
+_POSITIVE = re.compile(
+    r"\b(happy|satisfied|delighted|thriving|healthy|strong|great|excellent|going well|on track|fine|solid|"
+    r"stable|positive|loyal|committed to (renew\w*|us)|expanding|growing|engaged|safe|secure|no concerns?)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(
+    r"\b(not|no|never|hardly|less|isn't|aren't|wasn't|weren't|doesn't|don't|no longer)\b|n't\b", re.I
+)
+_CAUSAL = re.compile(
+    r"\b(because|due to|caused by|as a result|driven by|owing to|results? from|resulted from|stems? from|"
+    r"led to|leads to|is why|the reason|explains?|explained)\b",
     re.IGNORECASE,
 )
 _COMMITMENT = re.compile(
@@ -501,6 +522,22 @@ def check_prose(
     stance = _STANCE.search(bare)
     if stance:
         out.append(("contradicts_tools", f"'{stance.group(0)}': the risk level, category and stance are the tools'"))
+    for sentence in _SENTENCE_END.split(bare):
+        positive = _POSITIVE.search(sentence)
+        if positive and not _NEGATION.search(sentence[: positive.start()].split(",")[-1]):
+            out.append(("contradicts_tools", f"'{positive.group(0)}': a reassurance the tools do not state"))
+            break
+    if not speech_allowed:
+        for sentence in _SENTENCE_END.split(bare):
+            causal = _CAUSAL.search(sentence)
+            if causal and not lang.is_hedged(sentence):
+                out.append(
+                    (
+                        "suspected_as_confirmed",
+                        f"'{causal.group(0)}' states a cause as fact: confirmed causes are chosen spans; hedge it",
+                    )
+                )
+                break
     promise = _COMMITMENT.search(bare)
     if promise:
         out.append(("commitment_in_text", f"'{promise.group(0)}' is a commitment: options come from the catalogue"))
@@ -522,6 +559,10 @@ def _name_failures(text: str, names: Names) -> list[tuple[ProseCode, str]]:
         if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", plain):
             return [("unsupported_name", f"names '{name}': the tools name people and companies")]
     dictionary = _dictionary()
+    for word in re.findall(r"[A-Za-z][\w'-]*", text):
+        low = word.casefold()
+        if low in names.parts and dictionary and low not in dictionary and low not in _WORDLIKE_NAMES:
+            return [("unsupported_name", f"'{word}' is part of a name: the tools name people and companies")]
     for sentence in _SENTENCE_END.split(text):
         for n, match in enumerate(re.finditer(r"[A-Za-z][\w'-]*", sentence)):
             word = match.group(0)

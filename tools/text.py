@@ -224,7 +224,7 @@ TROUBLE = re.compile(
     r"issues?|frustrat\w*|unhappy|disappoint\w*|gave up|give up|stopped|not using|no longer|spreadsheets?|"
     r"cancel\w*|churn\w*|downgrad\w*|too \w+|can't|cannot|won't|doesn't|don't|never|worse|hard to|difficult|"
     r"confus\w*|complain\w*|unusable|useless|unreliable|late|delay\w*|waiting|consolidat\w*|replac\w*|"
-    r"review\w* all tools)\b",
+    r"review\w* all tools|slower|longer than|worse|declin\w*|dropp?\w*|fell|doubled|tripled)\b",
     re.IGNORECASE,
 )
 _PRODUCT = re.compile(

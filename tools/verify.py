@@ -166,10 +166,10 @@ def verify_draft(
 ) -> VerificationReport:
     """Check a draft against the account's evidence as of the date, with the rulebook the drafter follows."""
     injected = frozenset(
-        n
+        sentence
         for r in rulebook.records.values()
         for s in r.spans
-        if s.injected and len(n := lang.normalise(s.text.split(": ", 1)[-1])) > 12
+        if s.injected and len(sentence := lang.normalise(s.text.split(": ", 1)[-1])) > 12
     )
     check = _Checker(rulebook, ProseContext(facts=facts, names=names, injected=injected))
     active = {s.signal for s in signals}
@@ -263,9 +263,11 @@ def verify_draft(
         elif kind in kinds:
             check.fail("duplicate", where, f"{kind} is chosen twice")
         kinds.add(str(kind))
-        for signal in _strings(option.get("signals")):
-            if signal not in active:
-                check.fail("unknown_signal", where, f"{signal[:60]!r} is not an active signal of this account")
+        if active and kind != "monitor" and not _strings(option.get("signals")):
+            check.fail("missing_citation", where, "an option must name the active signals it answers")
+        for named in _strings(option.get("signals")):
+            if named not in active:
+                check.fail("unknown_signal", where, f"{named[:60]!r} is not an active signal of this account")
 
     assumptions = draft.get("assumptions")
     if assumptions is not None and not isinstance(assumptions, list):

@@ -64,7 +64,7 @@ ENTRY = QueueEntry(
     renewal_date="2027-03-27",
 )
 ACCOUNT: AccountBlock = account_block(ENTRY, AS_OF, "mid-market", "Halve onboarding time")
-NAMES = Names.of(["Priya Patel", ACCOUNT_NAME, "Gainsight", "Owen Park", "Northwind Traders"])
+NAMES = Names.of(["Priya Patel", ACCOUNT_NAME, "Gainsight", "Owen Park", "Northwind Traders", "Tess Okonkwo"])
 
 
 def note(note_id: str, day: str, text: str) -> EvidenceRecord:
