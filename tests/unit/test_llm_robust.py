@@ -298,10 +298,11 @@ def test_500_three_times_is_a_dependency_error(method: StructuredMethod) -> None
     assert isinstance(caught.value, ModelUnavailable) and caught.value.requests == 3
 
 
-def test_5xx_then_success_is_retried() -> None:
-    with FakeOpenAI([Reply(status=503), Reply(status=502), Reply(content=GOOD)]) as fake:
+def test_5xx_and_408_then_success_are_retried() -> None:
+    # 408 Request Timeout is a timeout, so it is retried like one (the only 4xx besides 429 that is).
+    with FakeOpenAI([Reply(status=503), Reply(status=408), Reply(content=GOOD)]) as fake:
         reply = ask(fake)
-    assert reply.draft == EXPECTED and reply.requests == 3
+    assert reply.draft == EXPECTED and reply.requests == 3 and fake.calls == 3
 
 
 @pytest.mark.parametrize("method", METHODS)
