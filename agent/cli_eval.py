@@ -22,6 +22,7 @@ from tools.errors import InputError
 
 if TYPE_CHECKING:
     from agent.config import ModelSettings
+    from evals.adversarial.run import AdversarialReport
     from evals.runner import EvalReport, SuiteReport
     from tools.backtest import BacktestReport
     from tools.calibration import CalibrationReport
@@ -144,11 +145,54 @@ def _comparison(report: EvalReport) -> Table | None:
     return table
 
 
+# ------------------------------------------------------------------- eval: the adversarial suite
+# `--suite adversarial` (and the default, all suites) also runs `evals.adversarial`: hostile drafts
+# from a scripted fake endpoint, offline; `--model` and `--offline` do not apply to it.
+
+ADVERSARIAL = "adversarial"
+
+
+def _split_adversarial(names: list[str]) -> tuple[list[str], bool]:
+    """(the other suite names, whether the adversarial suite runs): it runs when asked or by default."""
+    others = [n for n in names if n != ADVERSARIAL]
+    return others, not names or ADVERSARIAL in names
+
+
+def _run_adversarial() -> AdversarialReport:
+    from evals.adversarial.run import run_adversarial
+
+    return run_adversarial()
+
+
+def _write_adversarial(report: AdversarialReport) -> Path:
+    """`<workspace>/evals/adversarial-<timestamp>.json`, beside the eval report."""
+    from evals.adversarial.run import write_adversarial_report
+
+    return write_adversarial_report(report)
+
+
+def _json_with_adversarial(report: EvalReport, adversarial: AdversarialReport | None) -> str:
+    if adversarial is None:
+        return report.model_dump_json(indent=2)
+    payload = report.model_dump(mode="json")
+    payload["adversarial"] = adversarial.model_dump(mode="json", by_alias=True)
+    return json.dumps(payload, indent=2)
+
+
+def _print_adversarial(report: AdversarialReport) -> None:
+    from evals.adversarial.run import report_tables
+
+    for item in report_tables(report):
+        out.print(item)
+
+
 def eval_command(
     suite: Annotated[
         list[str] | None,
         typer.Option(
-            "--suite", help="Suite name (latest version), name.vN, or a folder; repeatable. Default: all."
+            "--suite",
+            help="Suite name (latest version), name.vN, or a folder; repeatable; `adversarial` for the "
+            "scripted-endpoint suite. Default: all.",
         ),
     ] = None,
     model: Annotated[
@@ -177,25 +221,30 @@ def eval_command(
     from tools.config import load_config
 
     _set_home(home)
-    folders = resolve_suites(suite or [])
-    drafters = _drafters(model or [], offline)
+    names, adversarial = _split_adversarial(suite or [])
+    folders = resolve_suites(names) if names or not suite else []
+    drafters = _drafters(model or [], offline) if folders else []
     judge = None
-    if model_graded:
+    if model_graded and folders:
         settings = next((d for d in drafters if d is not None), None) or model_settings(load_config(None))
         if settings is None:
             raise InputError("--model-graded needs a model endpoint (set OPENAI_BASE_URL or OPENAI_API_KEY)")
         judge = model_judge(settings)
     suites = [load_suite(f) for f in folders]
     reports = [run_suite(s, d, judge) for d in drafters for s in suites]
+    adversarial_report = _run_adversarial() if adversarial else None
     report = EvalReport(
         created_at=now_stamp(),
         model_graded=model_graded,
-        passed=all(r.passed for r in reports),
+        passed=all(r.passed for r in reports)
+        and (adversarial_report is None or adversarial_report.passed),
         suites=reports,
     )
-    path = write_report(report)
+    paths = [write_report(report)] if reports or adversarial_report is None else []
+    if adversarial_report is not None:
+        paths.append(_write_adversarial(adversarial_report))
     if fmt == Format.json:
-        typer.echo(report.model_dump_json(indent=2))
+        typer.echo(_json_with_adversarial(report, adversarial_report))
     else:
         for r in reports:
             out.print(_suite_table(r))
@@ -205,10 +254,12 @@ def eval_command(
         comparison = _comparison(report)
         if comparison is not None:
             out.print(comparison)
+        if adversarial_report is not None:
+            _print_adversarial(adversarial_report)
         verdict = (
             "[green]all suites pass[/green]" if report.passed else "[bold red]below thresholds[/bold red]"
         )
-        out.print(f"{verdict} · report: {path}")
+        out.print(f"{verdict} · report: {', '.join(str(p) for p in paths)}")
     if not report.passed:
         raise typer.Exit(1)
 

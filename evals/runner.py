@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from agent.config import ModelSettings
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
+PROGRAMMATIC_SUITES = ("adversarial",)  # built in code (evals.adversarial), run by `riskbrief eval`
 MODEL_GRADED = "model_graded_claims"
 
 # ------------------------------------------------------------------------------------------------ suites
@@ -100,7 +101,7 @@ def resolve_suites(names: Sequence[str], root: Path = SUITES_DIR) -> list[Path]:
         elif name in latest:
             folders.append(root / latest[name])
         else:
-            known = ", ".join(sorted(latest)) or "none"
+            known = ", ".join(sorted([*latest, *PROGRAMMATIC_SUITES]))
             raise InputError(f"--suite: unknown suite '{name}' (known: {known}; or a folder with suite.toml)")
     return folders
 

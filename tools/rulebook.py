@@ -392,7 +392,8 @@ _NUMBER_WORDS = re.compile(
 _DATE_WORDS = re.compile(
     r"\b(january|february|march|april|june|july|august|september|october|november|december|"
     r"jan|feb|apr|jun|jul|aug|sept?|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-    r"yesterday|today|tonight|tomorrow|(last|next|this) (week|month|quarter|year|spring|summer|autumn|fall|winter)|"
+    r"yesterday|today|tonight|tomorrow|fortnights?|ago|recently|lately|earlier this \w+|since (early|late|mid)|"
+    r"(last|next|this) (week|month|quarter|year|spring|summer|autumn|fall|winter)|"
     r"(q[1-4])|(\d+|a|one|two|three|few|several) (days?|weeks?|months?|years?|quarters?) (ago|from now))\b"
     r"|(?-i:\bMay\b)(?!\s+[a-z])",
     re.IGNORECASE,
@@ -412,6 +413,12 @@ _STANCE = re.compile(
     r"|\b(no|nothing|not any)( further| immediate| urgent)? (action|follow[- ]up|intervention|outreach|review|"
     r"escalation|attention)s?( is| was| are)? (needed|required|necessary|warranted)\b"
     r"|\bnothing (to do|to worry|needed|required|urgent)\b"
+    r"|\b(overstated|exaggerated|overblown|inflated|over-?estimated|not serious|false alarm|nothing to worry|"
+    r"no cause for concern|can be ignored|safe to ignore|not worth (flagging|escalating|reviewing|worrying))\b"
+    r"|\b(does not|doesn't|do not|don't|need not|needn't|no need to)\s+(need to\s+)?(be\s+)?"
+    r"(flag\w*|report\w*|escalat\w*|mention\w*|review\w*|worr\w*|act\w*|follow\w* up)\b"
+    r"|\b(treat\w*|consider\w*|regard\w*|count\w*|record\w*|logg?\w*|book\w*|writ\w* off)\b[^.]{0,30}\bas "
+    r"(already )?(churn\w*|lost|gone|closed|dead|safe|healthy|renewed)\b|\balready (churned|lost|gone)\b"
     r"|\b(renewal|account|customer|relationship)\b[^.]{0,30}\b(is|looks|seems|appears|remains) "
     r"(safe|secure|fine|healthy|solid|stable|on track|assured|guaranteed|certain|locked)\b"
     r"|\b(not|isn't|is not) at risk\b|\bsafe to (renew|ignore)\b|\b(safe|certain|sure) (bet|renewal)\b"
@@ -430,6 +437,12 @@ _POSITIVE = re.compile(
 )
 _NEGATION = re.compile(
     r"\b(not|no|never|hardly|less|isn't|aren't|wasn't|weren't|doesn't|don't|no longer)\b|n't\b", re.I
+)
+_INTENT = re.compile(
+    r"\b(is|are|was|were)\s+(leaving|churning|cancell?ing|switching|moving|migrating|going|downgrading|planning|"
+    r"evaluating|trialling|trialing|considering)\b|\bwill\s+(not\s+)?(renew|churn|leave|cancel|switch|downgrade|"
+    r"expand|sign)\b|\b(has|have|had)\s+(decided|chosen|signed|committed|agreed)\b|\bintends?\b|\bplans? to\b",
+    re.IGNORECASE,
 )
 _CAUSAL = re.compile(
     r"\b(because|due to|caused by|as a result|driven by|owing to|results? from|resulted from|stems? from|"
@@ -475,6 +488,13 @@ class ProseContext:
     names: Names
     injected: frozenset[str] = frozenset()
     """Normalised instruction-like sentences found in the evidence."""
+    vocabulary: frozenset[str] = frozenset()
+    """Words the evidence uses in lower case: common nouns of this account's world ("dashboards", "sso")."""
+
+
+def lower_case_words(texts: Iterable[str]) -> frozenset[str]:
+    """Words written in lower case somewhere in `texts` (a name is capitalised wherever it appears)."""
+    return frozenset(w for text in texts for w in re.findall(r"\b[a-z][a-z'-]+\b", text))
 
 
 def fact_refs(text: str) -> list[str]:
@@ -529,12 +549,12 @@ def check_prose(
             break
     if not speech_allowed:
         for sentence in _SENTENCE_END.split(bare):
-            causal = _CAUSAL.search(sentence)
+            causal = _CAUSAL.search(sentence) or _INTENT.search(sentence)
             if causal and not lang.is_hedged(sentence):
                 out.append(
                     (
                         "suspected_as_confirmed",
-                        f"'{causal.group(0)}' states a cause as fact: confirmed causes are chosen spans; hedge it",
+                        f"'{causal.group(0)}' states a cause or an intent as fact: only a chosen span may; hedge it",
                     )
                 )
                 break
@@ -545,7 +565,7 @@ def check_prose(
         contact = _CONTACT.search(bare)
         if contact:
             out.append(("commitment_in_text", f"'{contact.group(0)}': outreach is an option for a person to approve"))
-    out += _name_failures(bare, context.names)
+    out += _name_failures(bare, context.names, context.vocabulary)
     if lang.is_injection(bare) or any(s in plain for s in context.injected):
         out.append(("injection_followed", "repeats or acts on instruction-like text from the data"))
     out += _direction_failures(text)
@@ -553,7 +573,40 @@ def check_prose(
     return out
 
 
-def _name_failures(text: str, names: Names) -> list[tuple[ProseCode, str]]:
+_DOMAIN_WORDS = frozenset(
+    [
+        "churn",
+        "churned",
+        "churning",
+        "onboarding",
+        "offboarding",
+        "sso",
+        "saas",
+        "dashboards",
+        "logins",
+        "workflows",
+        "integrations",
+        "renewals",
+        "upsell",
+        "upsells",
+        "stakeholders",
+        "adoption",
+        "qbrs",
+        "csat",
+        "nps",
+        "admins",
+        "analytics",
+    ]
+)
+
+
+def _known_word(low: str, dictionary: frozenset[str], vocabulary: frozenset[str]) -> bool:
+    if low in dictionary or low in vocabulary or low in _DOMAIN_WORDS:
+        return True
+    return any(low.endswith(suffix) and low[: -len(suffix)] in dictionary for suffix in ("s", "es", "ing", "ed"))
+
+
+def _name_failures(text: str, names: Names, vocabulary: frozenset[str] = frozenset()) -> list[tuple[ProseCode, str]]:
     plain = lang.normalise(text)
     for name in names.full:
         if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", plain):
@@ -571,7 +624,8 @@ def _name_failures(text: str, names: Names) -> list[tuple[ProseCode, str]]:
             low = word.casefold()
             if n == 0:
                 wordlike = low in _WORDLIKE_NAMES
-                if (low in names.parts and not wordlike) or (dictionary and low not in dictionary and not wordlike):
+                unknown = bool(dictionary) and not _known_word(low, dictionary, vocabulary)
+                if (low in names.parts and not wordlike) or (unknown and not wordlike):
                     return [("unsupported_name", f"'{word}' reads as a name: the tools name people and companies")]
                 continue
             after_colon = sentence[: match.start()].rstrip().endswith(":")
@@ -596,7 +650,11 @@ def _ref_contexts(text: str) -> list[tuple[str, str]]:
             end = matches[n + 1].start() if n + 1 < len(matches) else len(sentence)
             before, after = sentence[start : match.start()], sentence[match.end() : end]
             speaks = any(p.search(before) for p in (_RISE, _FALL, *(t for t, _ in _MEASURE_TERMS)))
-            out.append((match.group(1), before if speaks else _CLAUSE_BREAK.split(after, maxsplit=1)[0]))
+            context = before if speaks else _CLAUSE_BREAK.split(after, maxsplit=1)[0]
+            if n and not re.search(r"[A-Za-z]", before + context):
+                # `{a} ({b})`: an apposition, spoken of by the same words as the reference before it
+                context = out[-1][1]
+            out.append((match.group(1), context))
     return out
 
 

@@ -31,6 +31,7 @@ from tools.rulebook import (
     ProseContext,
     Rulebook,
     check_prose,
+    lower_case_words,
 )
 
 __all__ = ["EvidenceRecord", "VerificationFailure", "VerificationReport", "evidence_kind", "verify_draft"]
@@ -171,7 +172,8 @@ def verify_draft(
         for s in r.spans
         if s.injected and len(sentence := lang.normalise(s.text.split(": ", 1)[-1])) > 12
     )
-    check = _Checker(rulebook, ProseContext(facts=facts, names=names, injected=injected))
+    vocabulary = lower_case_words([*(r.text for r in rulebook.records.values()), *(f.text for f in facts.values())])
+    check = _Checker(rulebook, ProseContext(facts=facts, names=names, injected=injected, vocabulary=vocabulary))
     active = {s.signal for s in signals}
     if not isinstance(draft, Mapping):
         return invalid_draft_report("the draft is not a JSON object")

@@ -354,7 +354,8 @@ def test_model_path_retries_429_then_uses_the_verified_draft(
         "input_tokens": 1200,
         "output_tokens": 150,
     }
-    assert brief.verification.passed and brief.summary.startswith("TechStart Solutions is at")  # the tools' first sentence
+    assert brief.verification.passed
+    assert brief.summary.startswith("TechStart Solutions is at")  # the tools' first sentence
     assert "Exports keep failing, support_volume_spike (severity 3" in brief.summary  # the reference, rendered
     assert brief.confirmed_causes[0].quote == (
         "the exports keep timing out and my managers gave up on the dashboards"
