@@ -7,7 +7,8 @@ How a run goes:
    see the evidence pool, facts, signals, rulebook and names exactly as the graph verifies them
    (`scenarios.AccountView`, built with the graph's own node helpers).
 3. Each scenario runs `agent.cli_agent.run_brief` in its own temporary workspace, against its own
-   `FakeEndpoint` on 127.0.0.1 answering with the scenario's scripted replies, with fast retries. The
+   `evals.fake_openai.FakeOpenAI` on 127.0.0.1 answering with the scenario's scripted replies (a
+   request that is not a structured call gets a 400 instead: `_Script`), with fast retries. The
    checkpoint history tells what the verifier and the reply reader said about each model draft.
 
 Outcomes of a hostile scenario:
@@ -35,13 +36,11 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,11 +54,11 @@ from evals.adversarial.scenarios import (
     UNAVAILABLE,
     AccountView,
     Draft,
-    Reply,
     Scenario,
     build_scenarios,
     faithful_drafts,
 )
+from evals.fake_openai import FakeOpenAI, Reply
 from tools import workspace
 
 SUITE = "adversarial"
@@ -80,43 +79,14 @@ Outcome = Literal["blocked", "leaked", "crashed", "accepted", "rejected"]
 # ------------------------------------------------------------------------------------ fake endpoint
 
 
-def _completion(request: Mapping[str, Any], reply: Reply, index: int, as_tool: bool) -> dict[str, Any]:
-    """The `chat.completion` envelope for `reply` (as `tests/fake_openai.completion` builds it)."""
-    content = reply.content
-    if content is not None and not isinstance(content, str):
-        content = json.dumps(content, ensure_ascii=False)
-    message: dict[str, Any] = {"role": "assistant", "content": None if as_tool else content, "refusal": reply.refusal}
-    if as_tool and reply.refusal is None:
-        choice = request.get("tool_choice")
-        name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
-        tools = request.get("tools") or [{}]
-        name = name or (tools[0].get("function") or {}).get("name") or "tool"
-        message["tool_calls"] = [
-            {"id": f"call_{index}", "type": "function", "function": {"name": name, "arguments": content or ""}}
-        ]
-    return {
-        "id": f"chatcmpl-adversarial-{index}",
-        "object": "chat.completion",
-        "created": 1_700_000_000,
-        "model": request.get("model", MODEL),
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "finish_reason": reply.finish_reason or ("tool_calls" if "tool_calls" in message else "stop"),
-                "logprobs": None,
-            }
-        ],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
-    }
-
-
-def _error_body(status: int, message: str) -> bytes:
-    return json.dumps({"error": {"message": message, "type": "adversarial_fake", "code": status}}).encode()
+USAGE = {"prompt_tokens": 100, "completion_tokens": 50}
+"""What every scripted completion reports having cost."""
 
 
 def protocol_error(request: Mapping[str, Any], method: StructuredMethod) -> str | None:
     """Why `request` is not the structured chat.completions call `method` asks for, or None."""
+    if not isinstance(request, Mapping):
+        return "not a JSON object"
     messages = request.get("messages")
     if not isinstance(messages, list) or not messages:
         return "no messages"
@@ -131,110 +101,37 @@ def protocol_error(request: Mapping[str, Any], method: StructuredMethod) -> str 
     return None
 
 
-class FakeEndpoint:
-    """A scripted OpenAI-compatible `POST /v1/chat/completions` on 127.0.0.1 (stdlib only).
+def scripted_reply(reply: Reply, method: StructuredMethod) -> Reply:
+    """A scenario's `reply` as the fake endpoint sends it: `content` as the forced tool call's arguments
+    for function_calling and as the message content for json_schema (whatever the request carried),
+    a draft dumped with its non-ASCII characters as they are, and the suite's token `USAGE`."""
+    content = reply.content
+    if content is not None and not isinstance(content, str):
+        content = json.dumps(content, ensure_ascii=False)
+    return dataclasses.replace(
+        reply, content=content, tool_call=method == "function_calling", usage=reply.usage or USAGE
+    )
 
-    Each request takes the next reply of the script; past its end the endpoint answers 500 and counts
-    it in `exhausted`. A request that is not the structured call `method` asks for is answered 400 and
-    recorded in `protocol_errors`. Every parsed request body is kept in `requests`."""
 
-    def __init__(self, replies: Sequence[Reply], method: StructuredMethod) -> None:
-        self.replies = list(replies)
-        self.method = method
-        self.requests: list[dict[str, Any]] = []
+class _Script:
+    """A scenario's replies as an `evals.fake_openai.FakeOpenAI` script. Request #i takes reply #i (past
+    the end the endpoint answers 500); a request that is not the structured call `method` asks for is
+    answered 400 instead and recorded in `protocol_errors`."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.replies = scenario.replies
+        self.method = scenario.method
         self.protocol_errors: list[str] = []
-        self.exhausted = 0
-        self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _handler(self))
-        self._thread: threading.Thread | None = None
 
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def __enter__(self) -> FakeEndpoint:
-        # A short poll interval: shutdown() waits for the loop's next poll, once per scenario.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="adversarial-endpoint", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server.server_close()
-
-    def answer(self, path: str, raw: bytes) -> tuple[int, bytes, str, Mapping[str, str]]:
-        """(status, body, content type, headers) for one request."""
-        if path.rstrip("/") != "/v1/chat/completions":
-            return 404, _error_body(404, f"no route {path}"), "application/json", {}
-        try:
-            request = json.loads(raw or b"{}")
-        except json.JSONDecodeError:
-            request = {}
-        if not isinstance(request, dict):
-            request = {}
-        with self._lock:
-            index = len(self.requests)
-            self.requests.append(request)
-            problem = protocol_error(request, self.method)
-            if problem:
-                self.protocol_errors.append(problem)
-            reply = self.replies[index] if index < len(self.replies) else None
-            if reply is None:
-                self.exhausted += 1
+    def __call__(self, request: dict[str, Any], index: int) -> Reply | None:
+        problem = protocol_error(request, self.method)
         if problem:
-            return 400, _error_body(400, f"not a structured {self.method} call: {problem}"), "application/json", {}
-        if reply is None:
-            return 500, _error_body(500, f"script exhausted at request #{index + 1}"), "application/json", {}
-        if reply.body is not None:
-            return reply.status, reply.body.encode(), reply.content_type, reply.headers
-        if reply.status >= 400 and reply.content is None:
-            return (
-                reply.status,
-                _error_body(reply.status, f"scripted HTTP {reply.status}"),
-                reply.content_type,
-                reply.headers,
+            self.protocol_errors.append(problem)
+            message = f"not a structured {self.method} call: {problem}"
+            return Reply(
+                status=400, body=json.dumps({"error": {"message": message, "type": "adversarial_fake", "code": 400}})
             )
-        envelope = _completion(request, reply, index, as_tool=self.method == "function_calling")
-        return reply.status, json.dumps(envelope, ensure_ascii=False).encode(), reply.content_type, reply.headers
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up (its own timeout) is the scenario's business, not the server's
-
-
-def _handler(fake: FakeEndpoint) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, body, content_type, headers = fake.answer(self.path, raw)
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            body = _error_body(404, f"no route GET {self.path}")
-            self.send_response(404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    return Handler
+        return scripted_reply(self.replies[index], self.method) if index < len(self.replies) else None
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -466,7 +363,8 @@ def run_scenario(scenario: Scenario, base: Draft, as_of: date, store: Path, cloc
     review_id = f"rv-{scenario.account_id}-" + re.sub(r"[^a-z0-9]+", "-", scenario.id.lower())
     brief = None
     history: list[dict[str, Any]] = []
-    with FakeEndpoint(scenario.replies, scenario.method) as endpoint, scratch_workspace():
+    script = _Script(scenario)
+    with FakeOpenAI(script) as endpoint, scratch_workspace():
         settings = ModelSettings(
             model=MODEL,
             base_url=endpoint.base_url,
@@ -481,7 +379,7 @@ def run_scenario(scenario: Scenario, base: Draft, as_of: date, store: Path, cloc
             history = _history(review_id)
         except Exception as exc:  # any exception is the finding: the suite reports it as a crash
             row.detail = _clip(f"{type(exc).__name__}: {exc}", 500)
-    row.model_calls = len(endpoint.requests)
+    row.model_calls = endpoint.calls
     row.seconds = round(time.perf_counter() - started, 3)
     seen = _seen(history)
     row.failure_codes = sorted(seen.codes)
@@ -495,9 +393,9 @@ def run_scenario(scenario: Scenario, base: Draft, as_of: date, store: Path, cloc
     d = brief.drafter
     row.drafter = "offline (fallback)" if d.fallback else d.name + (" (repaired)" if d.repaired else "")
     row.drafter_model_calls = d.model_calls
-    if endpoint.protocol_errors:
+    if script.protocol_errors:
         row.detail = "the agent's request was not a structured chat.completions call: " + "; ".join(
-            sorted(set(endpoint.protocol_errors))
+            sorted(set(script.protocol_errors))
         )
         return row
     accepted = _normal(history[-1].get("draft")) if history else None

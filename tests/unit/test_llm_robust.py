@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-from fake_openai import FakeOpenAI, Reply
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from agent.config import ModelSettings, StructuredMethod
 from agent.llm import ModelReply, ModelUnavailable, RawChatOpenAI, call_structured, retry_after_seconds
+from evals.fake_openai import FakeOpenAI, Reply
 from tools.errors import DependencyError
 
 METHODS: list[StructuredMethod] = ["json_schema", "function_calling"]

@@ -1,15 +1,19 @@
-"""A scripted, dependency-free fake of an OpenAI-compatible `POST /v1/chat/completions` endpoint.
+"""A scripted, dependency-free (stdlib only) fake of an OpenAI-compatible `POST /v1/chat/completions`
+endpoint, on 127.0.0.1. The unit tests use it, and so does the adversarial suite (`evals.adversarial.run`),
+which is why it lives in the package.
 
     with FakeOpenAI([Reply(content={"name": "x"}), Reply(status=429, headers={"Retry-After": "1"})]) as fake:
         settings = ModelSettings(model="fake", base_url=fake.base_url, api_key="sk-test")
         ...
         assert len(fake.requests) == 2 and fake.requests[0]["tools"]
 
-Each request takes the next `Reply` of the script (or asks a callable `script(request, index)`).
-A `Reply` with `content` is wrapped in a proper `chat.completion` envelope: as `message.content`, or,
-when the request carried `tools`, as the arguments of a call to the requested tool. A `Reply` with
-`body` is sent as it is. Past the end of the script the server answers 500 and says so. Other paths
-answer 404. Every request body is recorded (parsed JSON) in `.requests`, its headers in `.headers`.
+Each request takes the next `Reply` of the script (or asks a callable `script(request, index)`, which
+returns None where the script ends). A `Reply` with `content` is wrapped in a proper `chat.completion`
+envelope: as `message.content`, or, when the request carried `tools` (or `tool_call` says so), as the
+arguments of a call to the requested tool. A `Reply` with `body` is sent as it is; one with an error
+`status` and neither gets an OpenAI-style error object. Past the end of the script the server answers
+500 and says so. Other paths answer 404. Every request body is recorded (parsed JSON) in `.requests`,
+its headers in `.headers`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Script = Sequence["Reply"] | Callable[[dict[str, Any], int], "Reply"]
+Script = Sequence["Reply"] | Callable[[dict[str, Any], int], "Reply | None"]
 
 
 @dataclass
@@ -189,7 +193,7 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if reply.body is not None:
                 body = reply.body.encode() if isinstance(reply.body, str) else reply.body
             elif reply.status >= 400 and reply.content is None:
-                body = _error(reply.status, f"FakeOpenAI: scripted HTTP {reply.status}")
+                body = _error(reply.status, f"scripted HTTP {reply.status}")
             else:
                 body = json.dumps(completion(request, reply, index)).encode()
             self._send(reply.status, body, reply.content_type, reply.headers)
