@@ -26,7 +26,6 @@ from tools.rulebook import (
     approval_needed,
     render_refs,
 )
-from tools.text import find_injections
 from tools.verify import VerificationReport
 
 __all__ = ["ACTION_CATALOGUE", "RISK_CATEGORIES", "ActionKind", "CatalogueEntry", "RiskCategory"]
@@ -385,7 +384,10 @@ def detect_flags(signals: list[Signal], evidence: dict[str, EvidenceRecord]) -> 
             )
         )
     for record in evidence.values():
-        injected = find_injections(record.text)
+        injected: list[str] = []
+        for span in record.spans:  # flagged when the record was built (tools.evidence)
+            if span.injected and not any(span.text in t for t in injected):
+                injected.append(span.text)
         if injected:
             flags.append(
                 Flag(

@@ -435,9 +435,10 @@ _default_minilm: MiniLMEmbeddingFunction | None = None
 
 
 def default_embedder() -> MiniLMEmbeddingFunction | OpenAIEmbeddingFunction:
-    """OpenAI-compatible embeddings when `OPENAI_API_KEY` is set, else the offline MiniLM (one instance)."""
+    """The offline MiniLM (one instance), unless `RISKBRIEF_EMBEDDING_MODEL` names an OpenAI-compatible
+    embedding model: a key set for drafting never sends the portfolio's text to an embeddings endpoint."""
     global _default_minilm
-    if os.environ.get("OPENAI_API_KEY"):
+    if os.environ.get("RISKBRIEF_EMBEDDING_MODEL"):
         return OpenAIEmbeddingFunction(
             model=os.environ.get("RISKBRIEF_EMBEDDING_MODEL") or DEFAULT_OPENAI_MODEL,
             base_url=os.environ.get("OPENAI_BASE_URL") or None,

@@ -805,7 +805,7 @@ def build_missing_data() -> Portfolio:
     after = (WEEKS[-1] + timedelta(days=7)).isoformat()
     p.add("usage", account_id="D-05", period_start=after, metric="dau", value=10)
     a.expected_not_evaluated = list(MISSING_SIGNALS)
-    a.future_evidence_ids = [f"usage:D-05:dau:{after}"]
+    a.future_evidence_ids = [evidence_id("usage", "D-05", "dau", after)]
 
     a = p.account("D-06", "Fennel Systems", "a real usage drop, with files missing")
     p.healthy("D-06", "Uma Rao", "Ned Cole", skip=("usage",))

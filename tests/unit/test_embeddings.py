@@ -117,13 +117,13 @@ def test_missing_model_package_names_the_install_command(monkeypatch: pytest.Mon
         minilm_model_dir()
 
 
-def test_openai_embeddings_when_a_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_embeddings_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key and an endpoint set for drafting never send the portfolio's text to an embeddings endpoint.
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("RISKBRIEF_EMBEDDING_MODEL", "text-embedding-3-large")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:9/v1")
+    assert default_embedder().model_name == MINILM_MODEL_NAME
+    monkeypatch.setenv("RISKBRIEF_EMBEDDING_MODEL", "text-embedding-3-large")
     chosen = default_embedder()  # built lazily: no request is made here
     assert isinstance(chosen, OpenAIEmbeddingFunction)
     assert chosen.model_name == "openai/text-embedding-3-large"
     assert chosen.get_config() == {"model": "text-embedding-3-large", "base_url": "http://localhost:9/v1"}
-    monkeypatch.delenv("OPENAI_API_KEY")
-    assert default_embedder().model_name == MINILM_MODEL_NAME
