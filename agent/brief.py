@@ -10,19 +10,17 @@ by a model; owners and timings come from the options catalogue.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal, cast
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from tools.evidence import EvidenceRecord, Fact, Span, describe, short_id
 from tools.models import QueueEntry, RiskLevel, Signal
-from tools.registry import REGISTRY
+from tools.registry import REGISTRY, RISK_CATEGORIES, RiskCategory
 from tools.rulebook import (
     ACTION_CATALOGUE,
-    RISK_CATEGORIES,
     ActionKind,
     CatalogueEntry,
-    RiskCategory,
     approval_needed,
     render_refs,
 )
@@ -41,11 +39,7 @@ OPTIONS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
 }
 
 # Signal id -> the risk category it points at (the registry is the one source).
-SIGNAL_CATEGORY: dict[str, RiskCategory] = {
-    sid: cast(RiskCategory, spec.risk_category)
-    for sid, spec in REGISTRY.items()
-    if spec.risk_category in RISK_CATEGORIES
-}
+SIGNAL_CATEGORY: dict[str, RiskCategory] = {sid: spec.risk_category for sid, spec in REGISTRY.items()}
 
 LIMITS = [
     "Detection confidence is high: a signal is present or not.",

@@ -16,6 +16,8 @@ Selection (which of the allowed statements matter; the rulebook decides which ar
 
 from __future__ import annotations
 
+from typing import cast
+
 from agent.brief import (
     OPTIONS_BY_CATEGORY,
     RISK_CATEGORIES,
@@ -59,7 +61,7 @@ _FLAG_WEIGHT = {"p1": 3, "frustrated": 2, "negative": 1, "open": 1, "pending": 1
 
 def _about(text: str, fallback: RiskCategory) -> RiskCategory:
     found = lang.topic_categories(text)
-    return found[0] if found else fallback  # type: ignore[return-value]  # topic_categories yields RiskCategory
+    return cast(RiskCategory, found[0]) if found else fallback  # topic_categories names only risk categories
 
 
 def _ticket_weight(record: EvidenceRecord) -> int:

@@ -8,9 +8,17 @@ the data each signal needs and the evidence it must carry (spec/signals.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 Family = Literal["health", "usage", "support", "relationship", "commercial"]
+RiskCategory = Literal[
+    "adoption/value",
+    "relationship/stakeholder",
+    "support/product",
+    "commercial/financial",
+    "competitive",
+    "renewal/contract",
+]
 Urgency = Literal["immediate", "same_day", "next_business_day", "weekly"]
 
 
@@ -26,7 +34,7 @@ class SignalSpec:
     evidence: str
     needs: tuple[str, ...]  # tables; with none of them present the signal is not evaluated
     params: dict[str, float | int | str] = field(default_factory=dict)
-    risk_category: str = "adoption/value"
+    risk_category: RiskCategory = "adoption/value"
 
 
 REGISTRY: dict[str, SignalSpec] = {
@@ -226,14 +234,7 @@ REGISTRY: dict[str, SignalSpec] = {
 
 SIGNAL_IDS: tuple[str, ...] = tuple(REGISTRY)
 
-RISK_CATEGORIES: tuple[str, ...] = (
-    "adoption/value",
-    "relationship/stakeholder",
-    "support/product",
-    "commercial/financial",
-    "competitive",
-    "renewal/contract",
-)
+RISK_CATEGORIES: tuple[RiskCategory, ...] = get_args(RiskCategory)
 
 # Routing (spec/signals.md): recommendation only, nothing is sent without a person.
 URGENCY_RANK: dict[str, int] = {"immediate": 0, "same_day": 1, "next_business_day": 2, "weekly": 3}

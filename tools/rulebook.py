@@ -28,28 +28,15 @@ from pydantic import BaseModel
 
 from tools import text as lang
 from tools.evidence import EvidenceRecord, Fact, Span, SurveyFields
+from tools.registry import RISK_CATEGORIES, RiskCategory
+
+__all__ = ["RISK_CATEGORIES", "RiskCategory"]  # re-exported: the categories are the registry's
 
 CONFIRMING_KINDS = ("ticket", "opportunity", "survey", "note")
 # Survey scores at or above these are praise: their comments explain no risk.
 _PROMOTER: dict[str, float] = {"nps": 9, "csat": 5}
 DEFAULT_RECENCY_DAYS = 180
 
-RiskCategory = Literal[
-    "adoption/value",
-    "relationship/stakeholder",
-    "support/product",
-    "commercial/financial",
-    "competitive",
-    "renewal/contract",
-]
-RISK_CATEGORIES: tuple[RiskCategory, ...] = (
-    "adoption/value",
-    "relationship/stakeholder",
-    "support/product",
-    "commercial/financial",
-    "competitive",
-    "renewal/contract",
-)
 
 # ------------------------------------------------------------------------------- the options catalogue
 

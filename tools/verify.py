@@ -23,10 +23,9 @@ from pydantic import BaseModel, Field
 from tools import text as lang
 from tools.evidence import EvidenceRecord, Fact, kind_of, record_of_span
 from tools.models import Signal
-from tools.registry import REGISTRY
+from tools.registry import REGISTRY, RISK_CATEGORIES
 from tools.rulebook import (
     ACTION_CATALOGUE,
-    RISK_CATEGORIES,
     Names,
     ProseContext,
     Rulebook,
