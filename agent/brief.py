@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tools.contacts import KeyContact
 from tools.evidence import EvidenceRecord, Fact, Span, describe, short_id
 from tools.models import QueueEntry, RiskLevel, Signal
 from tools.registry import REGISTRY, RISK_CATEGORIES, RiskCategory
@@ -191,8 +192,17 @@ class ReviewTask(BaseModel):
     title: str
     assignee: str
     reviewer_role: Literal["csm", "cs_manager"]
-    due: str
+    due: str = Field(description="when the review is due: from the drafting day (never in the past), by urgency")
+    next_review: str | None = Field(default=None, description="when to look at the account again, by risk level")
     checklist: list[str]
+
+
+class EscalationStep(BaseModel):
+    """Who to go to, in order, and why."""
+
+    role: str
+    who: str | None = None
+    why: str
 
 
 class MeasurementEvent(BaseModel):
@@ -246,6 +256,9 @@ class RiskBrief(BaseModel):
 
     schema_version: Literal[1] = 1
     account: AccountBlock
+    key_contacts: list[KeyContact] = Field(
+        default_factory=list, description="champions and sponsors, and when we last heard from each"
+    )
     risk_level: RiskLevel
     risk_score: float
     base_score: float
@@ -266,6 +279,7 @@ class RiskBrief(BaseModel):
     missing_data: list[str]
     next_action_options: list[ActionOption]
     review_task: ReviewTask
+    escalation_path: list[EscalationStep] = Field(default_factory=list)
     measurement_event: MeasurementEvent
     limits: list[str]
     status: Literal["ready", "not ready"]
@@ -293,6 +307,32 @@ _SILENCE = ("stakeholder_silence", "no_reply_streak", "declined_meetings", "cham
 _SUPPORT = ("unresolved_support", "p1_escalation")
 _USAGE = ("usage_sudden_drop", "usage_gradual_decline", "adoption_plateau")
 _DUE_DAYS = {"immediate": 0, "same_day": 0, "next_business_day": 1, "weekly": 7}
+# How soon to look at the account again after this review, by risk level.
+_REVIEW_CADENCE_DAYS = {"critical": 7, "high": 14, "medium": 30, "low": 90}
+
+
+def _business_days_after(day: date, n: int) -> date:
+    while n > 0 or day.weekday() >= 5:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+def escalation_path(
+    account: AccountBlock, entry: QueueEntry, options: list[ActionOption], escalate: bool
+) -> list[EscalationStep]:
+    """The CSM owns the review; a manager takes escalations; each option's named approver approves it."""
+    steps = [EscalationStep(role="csm", who=account.csm_owner, why="owns the account and this review")]
+    if escalate:
+        why = "critical risk" if entry.risk_level == "critical" else "the champion left"
+        steps.append(EscalationStep(role="cs_manager", why=f"reviews this brief: {why}"))
+    for option in options:
+        if option.needs_approval_from and option.needs_approval_from not in {s.role for s in steps}:
+            steps.append(
+                EscalationStep(role=option.needs_approval_from, why=f"approves option {option.number} ({option.kind})")
+            )
+    return steps
 
 
 def account_block(entry: QueueEntry, as_of: date, segment: str | None, goals: str | None) -> AccountBlock:
@@ -516,6 +556,8 @@ def assemble_brief(
     report: VerificationReport,
     facts: dict[str, Fact] | None = None,
     extra_assumptions: list[Assumption] | None = None,
+    contacts: list[KeyContact] | None = None,
+    today: date | None = None,
 ) -> RiskBrief:
     """Build the brief: tool facts and signals copied in, the draft's prose and choices mapped on top."""
     flags = detect_flags(entry.active_signals, evidence)
@@ -537,11 +579,16 @@ def assemble_brief(
     missing = list(entry.not_evaluated)
     as_of = date.fromisoformat(account.as_of)
     escalation = entry.risk_level == "critical" or "champion_departure" in {s.signal for s in entry.active_signals}
+    # Due from the day the brief is drafted (a brief as of a past date is not due in the past).
+    start = max(as_of, today or as_of)
+    urgency_days = _DUE_DAYS.get(entry.handoff_urgency, 1)
+    due = _business_days_after(start, urgency_days) if urgency_days else start
     task = ReviewTask(
         title=f"Review the risk brief for {account.name} ({account.account_id})",
         assignee=account.csm_owner or "unassigned",
         reviewer_role="cs_manager" if escalation else "csm",
-        due=(as_of + timedelta(days=_DUE_DAYS.get(entry.handoff_urgency, 1))).isoformat(),
+        due=due.isoformat(),
+        next_review=(due + timedelta(days=_REVIEW_CADENCE_DAYS.get(entry.risk_level, 30))).isoformat(),
         checklist=[
             "Check each signal's evidence",
             "Confirm or rule out the suspected causes",
@@ -582,6 +629,8 @@ def assemble_brief(
         missing_data=missing,
         next_action_options=options,
         review_task=task,
+        escalation_path=escalation_path(account, entry, options, escalation),
+        key_contacts=list(contacts or []),
         measurement_event=MeasurementEvent(
             account_id=account.account_id,
             risk_level=entry.risk_level,
@@ -623,6 +672,12 @@ def to_markdown(brief: RiskBrief) -> str:
     ]
     if a.goals:
         lines += ["", f"Customer goals: {a.goals}"]
+    if brief.key_contacts:
+        lines += ["", "## Key contacts"]
+        for k in brief.key_contacts:
+            heard = f"last heard {k.last_heard} ({k.days_silent} days ago)" if k.last_heard else "never heard from"
+            title = f", {k.title}" if k.title else ""
+            lines.append(f"- **{k.name}** ({k.role}{title}) · {k.status} since {k.since} · {heard}")
     lines += ["", "## Summary", brief.summary + _cites(brief.summary_evidence_ids), "", "## Signals"]
     for s in brief.signals:
         lines.append(f"- **{s.signal}** (severity {s.severity}, since {s.first_detected}): {s.summary}")
@@ -658,7 +713,10 @@ def to_markdown(brief: RiskBrief) -> str:
     lines += [
         "",
         "## Review",
-        f"- task on approval: {t.title} · {t.assignee} · due {t.due} · reviewer: {t.reviewer_role}",
+        f"- task on approval: {t.title} · {t.assignee} · due {t.due} · reviewer: {t.reviewer_role}"
+        + (f" · next review {t.next_review}" if t.next_review else ""),
+        "- escalation path: "
+        + " → ".join(f"{e.role}{f' ({e.who})' if e.who else ''}: {e.why}" for e in brief.escalation_path),
         f"- measurement event: {brief.measurement_event.event} ({', '.join(brief.measurement_event.logged_fields)})",
         f"- status: {brief.status}",
     ]

@@ -252,9 +252,12 @@ def _lead_signals(signals: list[Signal], category: str) -> list[Signal]:
     return sorted(in_category, key=lambda s: (-s.severity, s.signal.startswith("health_"), -len(s.evidence), s.signal))
 
 
-def choose_options(signals: list[Signal], category: RiskCategory) -> list[OptionChoice]:
+def choose_options(
+    signals: list[Signal], category: RiskCategory, confirmed: list[ConfirmedCauseDraft] | None = None
+) -> list[OptionChoice]:
     """Two options for the main category and one for the runner-up (or a third for the main one), each
-    answering its category's strongest signal not yet answered."""
+    answering its category's strongest signal not yet answered. A confirmed commercial cause (a price
+    objection, a budget cut) always gets the commercial review, which needs the account executive."""
     scores = category_scores(signals)
     ranked = sorted((c for c in RISK_CATEGORIES if c != category and scores[c] > 0), key=lambda c: -scores[c])
     picks: list[tuple[str, str]] = [(kind, category) for kind in OPTIONS_BY_CATEGORY[category][:2]]
@@ -266,6 +269,10 @@ def choose_options(signals: list[Signal], category: RiskCategory) -> list[Option
         picks.append((OPTIONS_BY_CATEGORY[category][2], category))
     if not signals:
         picks = [("monitor", category), (OPTIONS_BY_CATEGORY[category][0], category)]
+    commercial = any(c.category == "commercial/financial" for c in confirmed or [])
+    if commercial and signals and "commercial_review" not in {k for k, _ in picks}:
+        reason = next((c for c in ("commercial/financial", "renewal/contract") if scores[c] > 0), category)
+        picks[-1] = ("commercial_review", reason)
     options = []
     used: dict[str, int] = {}
     for kind, reason_category in picks:
@@ -312,7 +319,7 @@ def draft_offline(
         risk_category=category,
         confirmed_causes=confirmed,
         suspected_causes=suspected[:MAX_SUSPECTED],
-        next_action_options=choose_options(entry.active_signals, category),
+        next_action_options=choose_options(entry.active_signals, category, confirmed),
         assumptions=[],
     )
 

@@ -26,6 +26,7 @@ from agent.drafter import draft_offline
 from agent.llm import ModelReply, draft_with_model, repair_with_model
 from agent.state import State
 from tools.config import Config, load_config
+from tools.contacts import key_contacts
 from tools.errors import DependencyError, InputError
 from tools.evidence import EvidenceRecord, Fact, account_evidence, fact_table, text_records
 from tools.models import QueueEntry
@@ -307,8 +308,9 @@ def fallback_draft(state: State) -> dict[str, Any]:
     return {"draft": draft.model_dump(mode="json"), "draft_error": None, "drafter": info.model_dump(mode="json")}
 
 
-def assemble_brief_node(state: State) -> dict[str, Any]:
-    """Put the brief together: tool facts and signals copied in, the verified draft on top."""
+def assemble_brief_node(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Put the brief together: tool facts, signals and key contacts copied in, the verified draft on top."""
+    as_of = date.fromisoformat(str(state.as_of))
     brief = assemble_brief(
         entry=_entry(state),
         account=AccountBlock.model_validate(state.account),
@@ -317,6 +319,8 @@ def assemble_brief_node(state: State) -> dict[str, Any]:
         drafter=DrafterInfo.model_validate(state.drafter),
         report=VerificationReport.model_validate(state.verification),
         facts=_facts(state),
+        contacts=key_contacts(_portfolio(state.data_dir, state.as_of), state.account_id, as_of),
+        today=runtime.context.now().date(),
     )
     return {"brief": brief.model_dump(mode="json")}
 

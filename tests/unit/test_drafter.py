@@ -363,3 +363,29 @@ def test_model_settings_come_from_the_environment() -> None:
     assert model_settings(env={"OPENAI_API_KEY": "sk-x", "RISKBRIEF_DRAFTER": "offline"}) is None
     with pytest.raises(InputError):
         model_settings(env={"OPENAI_API_KEY": "sk-x", "RISKBRIEF_STRUCTURED_METHOD": "regex"})
+
+
+def test_a_confirmed_price_objection_gets_the_commercial_option() -> None:
+    d = draft()
+    assert "opportunity:O-17#s0" in {c.span_id for c in d.confirmed_causes}  # "Price per seat too high"
+    assert "commercial_review" in [o.kind for o in d.next_action_options]
+    brief = assemble(d)
+    option = next(o for o in brief.next_action_options if o.kind == "commercial_review")
+    assert option.needs_approval_from == "account_executive"
+    assert [s.role for s in brief.escalation_path] == ["csm", "cs_manager", "account_executive"]
+
+
+def test_the_review_is_due_from_the_drafting_day_and_has_a_next_review() -> None:
+    from datetime import date
+
+    late = assemble_brief(
+        entry=ENTRY,
+        account=ACCOUNT,
+        draft=draft(),
+        evidence=POOL,
+        drafter=DrafterInfo(),
+        report=VerificationReport(passed=True),
+        today=date(2026, 12, 4),  # drafted two weeks after the as-of date, on a Friday
+    )
+    assert late.review_task.due == "2026-12-04"  # same-day urgency, never in the past
+    assert late.review_task.next_review == "2026-12-11"  # critical: a week later
