@@ -1,7 +1,8 @@
 """The `riskbrief` command.
 
 Errors the user can act on print one line (`error: ...`) and exit with the contract's code: 2 for bad
-input or usage, 3 for an unavailable dependency, 1 for a finding the caller asked to fail on.
+input or usage, 3 for an unavailable dependency, 1 for a finding the caller asked to fail on. A bug
+prints one line `internal error: ...` and exits 4 (`--debug` or RISKBRIEF_DEBUG=1 for the traceback).
 """
 
 from __future__ import annotations
@@ -87,7 +88,12 @@ def _root(
             show_default=False,
         ),
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an internal error, print the traceback (also RISKBRIEF_DEBUG=1).")
+    ] = False,
 ) -> None:
+    global _debug
+    _debug = debug
     if home is not None:
         workspace.set_home(home)
 
@@ -146,7 +152,8 @@ def queue(
     if record:
         store = AlertStore(workspace.sqlite_path("alerts.sqlite"))
         scope = {e.account_id for e in entries} if csm else None
-        statuses = store.record("queue", entries, when, config.suppression_days, scope=scope).account_status()
+        run = store.record("queue", entries, when, config.suppression_days, scope=scope, portfolio=portfolio)
+        statuses = run.account_status()
         for e in entries:
             e.alert = "repeat" if statuses.get(e.account_id) == "reminder" else statuses.get(e.account_id)  # type: ignore[assignment]
     shown = entries[:top] if top else entries
@@ -261,25 +268,37 @@ def _register_optional() -> None:
 _register_optional()
 
 
+_debug = False  # `--debug`: an internal error prints its traceback
+
+
 def main() -> None:
     """Entry point: run the app, turn known errors into one line and an exit code."""
+    import traceback
+
+    from rich.text import Text
+
+    from tools.errors import INTERNAL_ERROR_EXIT, shown
+
+    global _debug
+    _debug = False
+    # Messages are printed as plain text, one line: values from files or arguments can't carry rich markup
+    # or terminal escape sequences (`shown` writes control characters as escapes).
     try:
         app()
     except RiskbriefError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
+        err.print(Text.assemble(("error:", "bold red"), " ", shown(exc, limit=None)), soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # a bug: one line unless asked for the traceback
-        if os.environ.get("RISKBRIEF_DEBUG"):
-            raise
-        err.print(
-            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc} "
-            "(set RISKBRIEF_DEBUG=1 for the traceback)",
-            soft_wrap=True,
-        )
-        sys.exit(1)
+    except Exception as exc:  # a bug, never "a finding" (exit 1): one line unless asked for the traceback
+        if _debug or os.environ.get("RISKBRIEF_DEBUG", "") not in ("", "0"):
+            traceback.print_exc()
+        else:
+            what = shown(f"{type(exc).__name__}: {exc}", limit=200)
+            hint = " (run with --debug or RISKBRIEF_DEBUG=1 for the traceback)"
+            err.print(Text.assemble(("internal error:", "bold red"), " ", what, hint), soft_wrap=True)
+        sys.exit(INTERNAL_ERROR_EXIT)
 
 
 if __name__ == "__main__":

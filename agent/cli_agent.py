@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tools import workspace
-from tools.errors import InputError
+from tools.errors import InputError, shown
 
 if TYPE_CHECKING:
     from agent.brief import RiskBrief
@@ -161,23 +161,30 @@ class DecideResult:
 def decide_review(review_id: str, decision: ReviewDecision, context: AgentContext | None = None) -> DecideResult:
     """Resume the paused graph with the reviewer's decision, from any process.
 
-    A review is claimed atomically first, so two deciders can't both act. Retrying the same decision
-    after a crash finishes the run without applying anything twice; a different decision on a decided
-    review is an InputError naming who decided and when.
+    The steps (agent.review.DECIDE_STEPS): claim the review atomically with the decision, so two
+    deciders can't both act; run the graph's apply and event steps, each keyed by the review and
+    checkpointed before the next starts; then, last, mark the review approved or rejected. A crash at
+    any step leaves the review 'deciding', and any later decide finishes *that* decision without
+    applying or logging anything twice. A decided review refuses further decisions (InputError naming
+    who decided and when), also a different decision that arrives while the first is half-done.
     """
+    from agent.review import ReviewDecision, check_decision, claim_review, crash_point, finish_review, get_review
+
+    row = get_review(review_id)
+    if row.status not in ("awaiting_review", "deciding"):
+        raise InputError(row.decided_message())
     from langgraph.types import Command
 
     from agent.config import AgentContext
     from agent.graph import sqlite_graph
-    from agent.review import ReviewDecision, check_decision, claim_review, get_review
 
-    row = get_review(review_id)
     brief, _ = paused_brief(review_id)
     check_decision(brief, decision)
     context = context or AgentContext()
     config: Any = {"configurable": {"thread_id": review_id}}
     if row.status == "awaiting_review" and claim_review(review_id, decision):
         pending = decision
+        crash_point("claim")
     else:
         row = get_review(review_id)
         if row.status != "deciding" or not row.decision_json:
@@ -186,14 +193,22 @@ def decide_review(review_id: str, decision: ReviewDecision, context: AgentContex
         pending = ReviewDecision.model_validate_json(row.decision_json)
     with sqlite_graph(workspace.sqlite_path(CHECKPOINTS)) as graph:
         snapshot = graph.get_state(config)
+        # durability="sync": each step's checkpoint is on disk before the next step starts, so a crash
+        # leaves the graph at the step it was in and a retry runs that step again (its writes are idempotent).
         if snapshot.next == ("request_review",):
-            graph.invoke(Command(resume=pending.model_dump(mode="json")), config, context=context)
+            graph.invoke(Command(resume=pending.model_dump(mode="json")), config, context=context, durability="sync")
         elif snapshot.next:  # interrupted mid-way (a crash after the decision): finish the remaining steps
-            graph.invoke(None, config, context=context)
+            graph.invoke(None, config, context=context, durability="sync")
         values = graph.get_state(config).values
-    if pending.comparable() != decision.comparable():
+    crash_point("checkpoint")
+    if not values.get("event_logged"):  # the graph ended without its last step: a bug, not the user's input
+        raise RuntimeError(f"review {review_id}: the graph stopped before logging the event")
+    # The graph's decision is the one its steps applied (the claimed one, unless resumed elsewhere too).
+    done = ReviewDecision.model_validate(values["decision"])
+    finish_review(review_id, done)
+    if done.comparable() != decision.comparable():
         raise InputError(get_review(review_id).decided_message())
-    return DecideResult(review_id, pending, list(values.get("applied") or []), bool(values.get("event_logged")))
+    return DecideResult(review_id, done, list(values.get("applied") or []), bool(values.get("event_logged")))
 
 
 def decide_command_line(review_id: str) -> str:
@@ -337,6 +352,8 @@ def review_decide(
         raise InputError("choose exactly one of --approve, --reject, --edit FILE")
     if not reviewer or not reviewer.strip():
         raise InputError("--reviewer NAME is required (the decision is recorded with who made it)")
+    if not reviewer.isprintable():  # recorded and shown in lists, the inbox and reports: no terminal controls
+        raise InputError(f"--reviewer: '{shown(reviewer)}' contains control characters")
     kind = {"--approve": "approve", "--reject": "reject", "--edit": "edit"}[chosen[0]]
     try:
         decision = ReviewDecision(
@@ -353,12 +370,15 @@ def review_decide(
     result = decide_review(review_id, decision)
     if decision.approved:
         typer.echo(
-            f"{review_id}: {'edited and approved' if decision.edits else 'approved'} by {decision.reviewer} "
+            f"{review_id}: {'edited and approved' if decision.edits else 'approved'} by {shown(decision.reviewer)} "
             f"(triage {result.decision.triage}); recorded {', '.join(result.applied)}; "
             f"measurement event {'logged' if result.event_logged else 'pending'}. Nothing was sent."
         )
     else:
-        typer.echo(f"{review_id}: rejected by {decision.reviewer} ({decision.reason}); nothing applied; event logged.")
+        typer.echo(
+            f"{review_id}: rejected by {shown(decision.reviewer)} ({shown(decision.reason)}); nothing applied; "
+            "event logged."
+        )
 
 
 def demo(home: HomeOpt = None) -> None:

@@ -357,6 +357,8 @@ def log_event(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     brief = RiskBrief.model_validate(state.brief)
     review_id = _thread_id(runtime)
     review.log_event(review_id, brief, decision, state.applied, runtime.context.now().isoformat())
-    # Marked decided only now: a run that stops earlier stays 'deciding' and a retried decide finishes it.
-    review.finish_review(review_id, decision)
+    # A review claimed by `review decide` stays 'deciding' until that decide has this step's checkpoint on disk
+    # and marks it (a crash before leaves it 'deciding' and a retry finishes it); one resumed from elsewhere
+    # (e.g. Studio) was claimed by nobody and is marked decided here.
+    review.finish_unclaimed(review_id, decision)
     return {"event_logged": True}

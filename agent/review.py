@@ -3,11 +3,16 @@ SQLite file of the workspace (`riskbrief.sqlite`).
 
 Every write that follows a decision is keyed by the review (UNIQUE + `INSERT OR IGNORE`), so a resumed
 or retried run never applies twice. Nothing here sends anything: an outreach is recorded as a draft.
+
+A decision moves a review awaiting_review → deciding (the claim, with the decision) → approved/rejected,
+and the final status is written last, once every effect and the graph's last checkpoint are on disk: a
+review still 'deciding' is a decide that stopped part-way, and retrying it finishes that decision.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -18,9 +23,15 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from agent.brief import EDITABLE_FIELDS, RiskBrief
 from tools import workspace
-from tools.errors import InputError
+from tools.errors import InputError, shown
 
 STORE_FILE = "riskbrief.sqlite"
+EDIT_FILE_LIMIT = 1_000_000
+"""Bytes read from a `--edit` file at most: a JSON object of brief fields is a few kilobytes."""
+CRASH_AT = "RISKBRIEF_CRASH_AT"
+DECIDE_STEPS = ("claim", "apply", "event", "checkpoint", "finish")
+"""The steps of a decision, in order, each durable when it returns; `crash_point` can stop after any."""
+CRASH_EXIT = 137
 Triage = Literal["investigate", "escalate", "save_play", "monitor", "dismiss"]
 DecisionKind = Literal["approve", "reject", "edit"]
 PAST = {"approve": "approved", "reject": "rejected", "edit": "edited and approved"}
@@ -164,7 +175,17 @@ class ReviewRow(BaseModel):
 
     def decided_message(self) -> str:
         verb = PAST.get(self.decision or "", self.status)
-        return f"review {self.review_id} was already decided ({verb} by {self.reviewer} at {self.decided_at})"
+        return (
+            f"review {self.review_id} was already decided "
+            f"({verb} by {shown(self.reviewer)} at {shown(self.decided_at)})"
+        )
+
+
+def crash_point(step: str) -> None:
+    """Fault injection for the crash tests: end the process at once, as kill -9 would (no cleanup, no
+    commit), when RISKBRIEF_CRASH_AT names this step (one of DECIDE_STEPS). Does nothing otherwise."""
+    if os.environ.get(CRASH_AT) == step:
+        os._exit(CRASH_EXIT)
 
 
 def store_path() -> Path:
@@ -207,7 +228,7 @@ def get_review(review_id: str) -> ReviewRow:
     with connect() as conn:
         row = conn.execute("SELECT * FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
     if row is None:
-        raise InputError(f"unknown review '{review_id}' in {store_path()} (see `riskbrief review list`)")
+        raise InputError(f"unknown review '{shown(review_id)}' in {store_path()} (see `riskbrief review list`)")
     return ReviewRow.model_validate(dict(row))
 
 
@@ -238,12 +259,24 @@ def claim_review(review_id: str, decision: ReviewDecision) -> bool:
 
 
 def finish_review(review_id: str, decision: ReviewDecision) -> None:
-    """Mark the review decided (also when the graph was resumed outside the CLI, e.g. from Studio)."""
+    """The last step of a claimed decision: 'deciding' → approved/rejected. Called once every effect and the
+    graph's last checkpoint are written; a review already final is left as it is."""
+    _mark_decided(review_id, decision, "deciding")
+    crash_point("finish")
+
+
+def finish_unclaimed(review_id: str, decision: ReviewDecision) -> None:
+    """Mark decided a review whose graph was resumed outside `review decide` (e.g. from Studio), which
+    nobody claimed; a claimed one is left to the decide that claimed it."""
+    _mark_decided(review_id, decision, "awaiting_review")
+
+
+def _mark_decided(review_id: str, decision: ReviewDecision, from_status: str) -> None:
     status = "approved" if decision.approved else "rejected"
     with connect() as conn:
         conn.execute(
             "UPDATE reviews SET status = ?, decision = ?, reviewer = ?, decided_at = ?, reason = ?, triage = ?,"
-            " decision_json = ? WHERE review_id = ?",
+            " decision_json = ? WHERE review_id = ? AND status = ?",
             (
                 status,
                 decision.decision,
@@ -253,6 +286,7 @@ def finish_review(review_id: str, decision: ReviewDecision) -> None:
                 decision.triage,
                 decision.model_dump_json(),
                 review_id,
+                from_status,
             ),
         )
 
@@ -265,7 +299,7 @@ def apply_edits(brief: RiskBrief, edits: dict[str, Any], source: str = "edit fil
     invalid values are InputErrors naming the field."""
     for name in edits:
         if name not in RiskBrief.model_fields:
-            raise InputError(f"{source}: unknown field '{name}' (editable: {', '.join(EDITABLE_FIELDS)})")
+            raise InputError(f"{source}: unknown field '{shown(name)}' (editable: {', '.join(EDITABLE_FIELDS)})")
         if name not in EDITABLE_FIELDS:
             raise InputError(
                 f"{source}: field '{name}' comes from the tools and can't be edited "
@@ -285,15 +319,28 @@ def apply_edits(brief: RiskBrief, edits: dict[str, Any], source: str = "edit fil
 
 
 def read_edit_file(path: Path) -> dict[str, Any]:
-    """A JSON object of brief fields to change."""
+    """A JSON object of brief fields to change, from a file of at most EDIT_FILE_LIMIT bytes (read no
+    further: `--edit /dev/zero` is an error, not an endless read)."""
+    where = shown(path, limit=None)  # a path is escaped, never cut: the user needs all of it
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as fh:
+            raw = fh.read(EDIT_FILE_LIMIT + 1)
     except FileNotFoundError:
-        raise InputError(f"{path}: edit file not found") from None
+        raise InputError(f"{where}: edit file not found") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise InputError(f"{where}: can't read the edit file ({exc.strerror or exc})") from None
+    if len(raw) > EDIT_FILE_LIMIT:
+        raise InputError(
+            f"{where}: edit file larger than {EDIT_FILE_LIMIT:,} bytes (expected a JSON object of brief fields)"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
+        raise InputError(f"{where}: not valid JSON ({shown(exc, 120)})") from None
+    except RecursionError:
+        raise InputError(f"{where}: not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict) or not data:
-        raise InputError(f"{path}: expected a JSON object of brief fields to change")
+        raise InputError(f"{where}: expected a JSON object of brief fields to change")
     return data
 
 
@@ -369,6 +416,7 @@ def apply_approved(review_id: str, brief: RiskBrief, decision: ReviewDecision) -
                 for key, kind, state, detail in actions
             ],
         )
+    crash_point("apply")
     return applied
 
 
@@ -406,6 +454,7 @@ def log_event(review_id: str, brief: RiskBrief, decision: ReviewDecision, applie
                 logged_at,
             ),
         )
+    crash_point("event")
 
 
 def event_of(review_id: str) -> dict[str, Any] | None:

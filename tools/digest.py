@@ -10,7 +10,7 @@ import polars as pl
 
 from tools.alerts import Alert, AlertStore
 from tools.config import Config
-from tools.errors import InputError
+from tools.errors import InputError, shown
 from tools.models import QueueEntry
 from tools.portfolio import load_portfolio
 from tools.scoring import build_queue
@@ -30,6 +30,8 @@ class Digest:
     signals_last_week: int = 0
     accounts: int = 0
     queue: list[QueueEntry] = field(default_factory=list)
+    recorded: bool = True
+    """False for a digest dated before this CSM's latest one: compared with its state, not stored."""
 
     @property
     def trend(self) -> str:
@@ -45,16 +47,20 @@ def _active_count(data_dir: Path, config: Config, as_of: date, account_ids: set[
 
 
 def build_digest(data_dir: Path, config: Config, as_of: date, csm: str, store: AlertStore) -> Digest:
-    """Run the queue for one CSM and compare with the state left by their previous digest."""
+    """Run the queue for one CSM and compare with the state left by their previous digest of this
+    portfolio (a digest dated before that one reads the state and leaves it as it was)."""
     portfolio = load_portfolio(data_dir, as_of)
     owners = portfolio.accounts.filter(pl.col("csm_owner").str.to_lowercase() == csm.lower())
     if owners.height == 0:
         known = sorted({o for o in portfolio.accounts["csm_owner"].to_list() if o})
-        raise InputError(f"no accounts owned by '{csm}' in {data_dir / 'accounts.csv'} (owners: {', '.join(known)})")
+        raise InputError(
+            f"no accounts owned by '{shown(csm)}' in {data_dir / 'accounts.csv'} (owners: {', '.join(known)})"
+        )
     ids = set(owners["account_id"].to_list())
     names = dict(zip(portfolio.accounts["account_id"], portfolio.accounts["name"], strict=True))
     queue = build_queue(portfolio, config, as_of, csm=csm)
-    run = store.record(f"digest:{csm.lower()}", queue, as_of, config.suppression_days, scope=ids)
+    # Keyed by portfolio: another portfolio's digest for a CSM of the same name is another state.
+    run = store.record(f"digest:{csm.lower()}", queue, as_of, config.suppression_days, scope=ids, portfolio=portfolio)
     return Digest(
         csm=str(owners["csm_owner"][0]),
         as_of=as_of,
@@ -67,4 +73,5 @@ def build_digest(data_dir: Path, config: Config, as_of: date, csm: str, store: A
         signals_last_week=_active_count(data_dir, config, as_of - timedelta(days=7), ids),
         accounts=len(ids),
         queue=queue,
+        recorded=run.recorded,
     )
