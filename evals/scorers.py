@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from tools.evidence import evidence_id
+from tools.evidence import evidence_id, survey_ids
 
 # ---------------------------------------------------------------------------------------- the evidence
 
@@ -32,21 +32,33 @@ class SourceRecord:
     text: str
 
 
-# table -> (date column, the evidence id of a row, columns blanked when dated after as-of). Ids come from
-# the project's one id function, so a scorer and the agent can never disagree on them.
-_ID_RULES: dict[str, tuple[str, Callable[[dict[str, str]], str], tuple[str, ...]]] = {
-    "tickets": ("opened_at", lambda r: evidence_id("ticket", r["ticket_id"]), ("closed_at",)),
-    "notes": ("date", lambda r: evidence_id("note", r["note_id"]), ()),
-    "emails": ("sent_at", lambda r: evidence_id("email", r["email_id"]), ()),
-    "meetings": ("date", lambda r: evidence_id("meeting", r["meeting_id"]), ()),
-    "invoices": ("issued_on", lambda r: evidence_id("invoice", r["invoice_id"]), ("paid_on",)),
-    "opportunities": ("stage_entered_on", lambda r: evidence_id("opportunity", r["opportunity_id"]), ()),
-    "surveys": ("date", lambda r: evidence_id("survey", r["account_id"], r["date"], r["kind"]), ()),
-    "health_scores": ("date", lambda r: evidence_id("health", r["account_id"], r["date"]), ()),
-    "usage": ("period_start", lambda r: evidence_id("usage", r["account_id"], r["metric"], r["period_start"]), ()),
+# table -> (date column, the evidence ids of the table's rows, columns blanked when dated after as-of). Ids
+# come from the project's one id function, so a scorer and the agent can never disagree on them.
+_Rows = list[dict[str, str]]
+
+
+def _each(make_id: Callable[[dict[str, str]], str]) -> Callable[[_Rows], list[str]]:
+    return lambda rows: [make_id(r) for r in rows]
+
+
+_ID_RULES: dict[str, tuple[str, Callable[[_Rows], list[str]], tuple[str, ...]]] = {
+    "tickets": ("opened_at", _each(lambda r: evidence_id("ticket", r["ticket_id"])), ("closed_at",)),
+    "notes": ("date", _each(lambda r: evidence_id("note", r["note_id"])), ()),
+    "emails": ("sent_at", _each(lambda r: evidence_id("email", r["email_id"])), ()),
+    "meetings": ("date", _each(lambda r: evidence_id("meeting", r["meeting_id"])), ()),
+    "invoices": ("issued_on", _each(lambda r: evidence_id("invoice", r["invoice_id"])), ("paid_on",)),
+    "opportunities": ("stage_entered_on", _each(lambda r: evidence_id("opportunity", r["opportunity_id"])), ()),
+    # A survey's id depends on the other responses of its account-day (two respondents the same day).
+    "surveys": ("date", survey_ids, ()),
+    "health_scores": ("date", _each(lambda r: evidence_id("health", r["account_id"], r["date"])), ()),
+    "usage": (
+        "period_start",
+        _each(lambda r: evidence_id("usage", r["account_id"], r["metric"], r["period_start"])),
+        (),
+    ),
     "contact_events": (
         "date",
-        lambda r: evidence_id("contact", r["account_id"], r["date"], r["contact_name"]),
+        _each(lambda r: evidence_id("contact", r["account_id"], r["date"], r["contact_name"])),
         (),
     ),
 }
@@ -62,18 +74,18 @@ class EvidenceIndex:
     @classmethod
     def from_portfolio(cls, root: Path, as_of: date) -> EvidenceIndex:
         records: list[SourceRecord] = []
-        for table, (date_col, make_id, later_facts) in _ID_RULES.items():
+        for table, (date_col, make_ids, later_facts) in _ID_RULES.items():
             path = root / f"{table}.csv"
             if not path.is_file():
                 continue
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                for row in csv.DictReader(handle):
-                    row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-                    for col in later_facts:  # a closure or payment after as-of was not known on as-of
-                        if row.get(col) and row[col] > as_of.isoformat():
-                            row[col] = ""
-                    text = "; ".join(f"{k}: {v}" for k, v in row.items() if v)
-                    records.append(SourceRecord(make_id(row), row["account_id"], row.get(date_col) or None, text))
+                rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(handle)]
+            for row, record_id in zip(rows, make_ids(rows), strict=True):
+                for col in later_facts:  # a closure or payment after as-of was not known on as-of
+                    if row.get(col) and row[col] > as_of.isoformat():
+                        row[col] = ""
+                text = "; ".join(f"{k}: {v}" for k, v in row.items() if v)
+                records.append(SourceRecord(record_id, row["account_id"], row.get(date_col) or None, text))
         return cls(records, as_of)
 
     def problem(self, evidence_id: str, account_id: str) -> str | None:

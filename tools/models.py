@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 RiskLevel = Literal["critical", "high", "medium", "low"]
 Urgency = Literal["immediate", "same_day", "next_business_day", "weekly"]
@@ -34,7 +34,10 @@ class Signal(BaseModel):
 
 
 class QueueEntry(BaseModel):
-    """One account in the ranked risk queue."""
+    """One account in the ranked risk queue. Its numbers are finite: a NaN or an infinity is a bug to stop
+    at, never a value to print (JSON has neither)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     account_id: str
     account_name: str

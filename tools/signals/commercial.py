@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from tools.evidence import evidence_id_expr
+from tools.evidence import evidence_id_expr, survey_id_expr
 from tools.signals.base import Context, days_between, evidence, iso, num, quote
 
 CLOSED_STAGES = ("closed", "closed_won", "closed_lost", "won", "lost", "closed won", "closed lost")
@@ -43,12 +43,9 @@ def competitor_mention(ctx: Context) -> pl.DataFrame | None:
         )
     if surveys is not None:
         sources.append(
-            surveys.filter(pl.col("comment").is_not_null() & (pl.col("date") >= since)).select(
-                "account_id",
-                "date",
-                evidence_id_expr("survey", pl.col("account_id"), iso(pl.col("date")), pl.col("kind")).alias("ev_id"),
-                pl.col("comment").alias("text"),
-            )
+            surveys.with_columns(survey_id_expr().alias("ev_id"))  # ids over whole days, before filtering
+            .filter(pl.col("comment").is_not_null() & (pl.col("date") >= since))
+            .select("account_id", "date", "ev_id", pl.col("comment").alias("text"))
         )
     if not sources:
         return None

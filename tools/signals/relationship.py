@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from tools.evidence import evidence_id_expr
+from tools.evidence import evidence_id_expr, survey_id_expr
 from tools.signals.base import Context, days_between, evidence, iso, num, ordered_series, quote
 
 SPONSOR_ROLES = ("champion", "executive_sponsor")
-
-
-def _survey_id(date_col: str = "date") -> pl.Expr:
-    return evidence_id_expr("survey", pl.col("account_id"), iso(pl.col(date_col)), pl.col("kind"))
 
 
 def _contact_id() -> pl.Expr:
@@ -25,8 +21,17 @@ def survey_decline(ctx: Context) -> pl.DataFrame | None:
     p = ctx.params("survey_decline")
     pct, drop, lookback = float(p["percentile"]), float(p["drop"]), int(p["lookback_days"])
     keys = ["account_id", "kind"]
-    # Several respondents on one day count as one reading: their mean (and the first comment given).
-    daily = surveys.group_by([*keys, "date"]).agg(pl.col("score").mean(), pl.col("comment").drop_nulls().first())
+    # Several respondents on one day count as one reading: their mean, the first comment given, and as
+    # evidence the response that gave it (else the first response that day).
+    daily = (
+        surveys.with_columns(survey_id_expr().alias("ev_id"))
+        .group_by([*keys, "date"])
+        .agg(
+            pl.col("score").mean(),
+            pl.col("comment").drop_nulls().first(),
+            pl.col("ev_id").sort_by(pl.col("comment").is_null(), maintain_order=True).first(),
+        )
+    )
     ordered = ordered_series(daily, keys, "date")
     latest = (
         ordered.with_columns(
@@ -71,7 +76,7 @@ def survey_decline(ctx: Context) -> pl.DataFrame | None:
         ]
     )
     return evidence(
-        fired, detected=pl.col("date"), ev_id=_survey_id(), ev_text=text, ev_date=pl.col("date"), summary=text
+        fired, detected=pl.col("date"), ev_id=pl.col("ev_id"), ev_text=text, ev_date=pl.col("date"), summary=text
     )
 
 
