@@ -26,6 +26,7 @@ model's reply can never crash a brief:
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import html
 import json
@@ -50,8 +51,10 @@ from agent.brief import SIGNAL_CATEGORY, BriefDraft
 from agent.config import ModelSettings
 from prompts import render_prompt
 from tools.errors import DependencyError
-from tools.evidence import EvidenceRecord, Fact, describe
-from tools.rulebook import ACTION_CATALOGUE, RISK_CATEGORIES, approval_needed
+from tools.evidence import ContactFields, EmailFields, EvidenceRecord, Fact, SurveyFields, describe
+from tools.redact import Redactor
+from tools.registry import RISK_CATEGORIES
+from tools.rulebook import ACTION_CATALOGUE, approval_needed
 
 if TYPE_CHECKING:
     from tools.models import Signal
@@ -579,30 +582,69 @@ def _quote(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def render_evidence(evidence: Mapping[str, EvidenceRecord]) -> str:
+def _people(evidence: Mapping[str, EvidenceRecord], facts: Mapping[str, Fact] | None = None) -> list[str]:
+    """People the brief's own records name: note authors, respondents, e-mail and event contacts, the CSM."""
+    found: list[str] = []
+    for r in evidence.values():
+        f = r.fields
+        found += [
+            x
+            for x in (
+                r.author,
+                f.respondent if isinstance(f, SurveyFields) else None,
+                f.contact_name if isinstance(f, EmailFields | ContactFields) else None,
+            )
+            if x
+        ]
+    csm = (facts or {}).get("account.csm_owner")
+    if csm is not None and csm.text.startswith("CSM "):
+        found.append(csm.text.removeprefix("CSM "))
+    return found
+
+
+def prompt_redactor(
+    facts: Mapping[str, Fact],
+    evidence: Mapping[str, EvidenceRecord],
+    names: Sequence[str] = (),
+) -> Redactor:
+    """The placeholders of one brief's prompts (`tools.redact`): contact data always; people's names (the
+    records' own and `names`, e.g. the portfolio's contacts) when `RISKBRIEF_REDACT_NAMES=1`."""
+    return Redactor.for_brief([*names, *_people(evidence, facts)])
+
+
+def render_evidence(evidence: Mapping[str, EvidenceRecord], redactor: Redactor | None = None) -> str:
     """Each record: a typed header the tools wrote, then one line per span, `[span id, voice] words`, so the
-    model can choose a span by id and sees whose words it is choosing."""
+    model can choose a span by id and sees whose words it is choosing. Contact data (and names, when
+    configured) are placeholders (`tools.redact`)."""
+    red = redactor or prompt_redactor({}, evidence)
     blocks = []
     for r in evidence.values():
-        lines = [f"[{s.id}, {s.voice}{', hedged' if s.hedged else ''}] {_quote(s.text)}" for s in r.spans]
-        header = _quote(describe(r))
+        lines = [
+            f"[{red.redact_ref(s.id)}, {s.voice}{', hedged' if s.hedged else ''}] {_quote(red.redact(s.text))}"
+            for s in r.spans
+        ]
+        header = _quote(red.redact(describe(r)))
         blocks.append(
-            f'<evidence id="{_quote(r.id)}" kind="{r.kind}">\n{header}\n' + "\n".join(lines) + "\n</evidence>"
+            f'<evidence id="{_quote(red.redact_ref(r.id))}" kind="{r.kind}">\n{header}\n'
+            + "\n".join(lines)
+            + "\n</evidence>"
         )
     return "\n".join(blocks)
 
 
-def render_signals(signals: Sequence[Signal]) -> str:
+def render_signals(signals: Sequence[Signal], redactor: Redactor | None = None) -> str:
+    red = redactor or Redactor.for_brief()
     lines = []
     for s in signals:
-        ids = ", ".join(e.id for e in s.evidence)
+        ids = ", ".join(red.redact_ref(e.id) for e in s.evidence)
         category = SIGNAL_CATEGORY.get(s.signal, "-")
         lines.append(f"- {s.signal} (severity {s.severity}, {category}) [{ids}]")
     return "\n".join(lines) or "- none"
 
 
-def render_facts(facts: Mapping[str, Fact]) -> str:
-    return "\n".join(f"- {{{f.key}}}: {_quote(f.text)}" for f in facts.values()) or "- none"
+def render_facts(facts: Mapping[str, Fact], redactor: Redactor | None = None) -> str:
+    red = redactor or prompt_redactor(facts, {})
+    return "\n".join(f"- {{{red.redact_ref(f.key)}}}: {_quote(red.redact(f.text))}" for f in facts.values()) or "- none"
 
 
 def _catalogue() -> str:
@@ -615,14 +657,20 @@ def _catalogue() -> str:
 
 
 def _common_values(
-    facts: Mapping[str, Fact], signals: Sequence[Signal], evidence: Mapping[str, EvidenceRecord]
+    facts: Mapping[str, Fact],
+    signals: Sequence[Signal],
+    evidence: Mapping[str, EvidenceRecord],
+    redactor: Redactor | None = None,
 ) -> dict[str, str]:
+    """The prompt's data, redacted with one redactor (its placeholders are numbered in this order, so a
+    draft and its repair number them alike)."""
+    red = redactor or prompt_redactor(facts, evidence)
     return {
         "categories": ", ".join(RISK_CATEGORIES),
         "catalogue": _catalogue(),
-        "facts": render_facts(facts),
-        "signals": render_signals(signals),
-        "evidence": render_evidence(evidence) or "(no text evidence)",
+        "facts": render_facts(facts, red),
+        "signals": render_signals(signals, red),
+        "evidence": render_evidence(evidence, red) or "(no text evidence)",
     }
 
 
@@ -636,14 +684,41 @@ def _invoke(settings: ModelSettings, prompt: str, values: dict[str, str]) -> Mod
     return call_structured(settings, BriefDraft, messages, prompt_version=version)
 
 
+def _restored(value: Any, redactor: Redactor) -> Any:
+    if isinstance(value, str):
+        return redactor.restore_refs_in(redactor.restore_ref(value))
+    if isinstance(value, list):
+        return [_restored(v, redactor) for v in value]
+    if isinstance(value, dict):
+        return {k: _restored(v, redactor) for k, v in value.items()}
+    return value
+
+
+def _restore_refs(reply: ModelReply, redactor: Redactor) -> ModelReply:
+    """The reply with the ids and `{fact}` keys the prompt showed redacted (a contact's id holds a name)
+    back as the tools know them; placeholders anywhere else stay, for the verifier to reject."""
+    if reply.draft is None or not redactor.refs:
+        return reply
+    try:
+        draft = type(reply.draft).model_validate(_restored(reply.draft.model_dump(mode="json"), redactor))
+    except pydantic.ValidationError:
+        return reply
+    return dataclasses.replace(reply, draft=draft)
+
+
 def draft_with_model(
     settings: ModelSettings,
     facts: Mapping[str, Fact],
     signals: Sequence[Signal],
     evidence: Mapping[str, EvidenceRecord],
+    *,
+    names: Sequence[str] = (),
 ) -> ModelReply:
-    """First draft. Raises `DependencyError` (`ModelUnavailable`) when the endpoint stays unavailable."""
-    return _invoke(settings, "draft_brief", _common_values(facts, signals, evidence))
+    """First draft. Raises `DependencyError` (`ModelUnavailable`) when the endpoint stays unavailable.
+    `names`: more people's names to redact when names are redacted (the portfolio's contacts)."""
+    redactor = prompt_redactor(facts, evidence, names)
+    reply = _invoke(settings, "draft_brief", _common_values(facts, signals, evidence, redactor))
+    return _restore_refs(reply, redactor)
 
 
 def repair_with_model(
@@ -653,9 +728,16 @@ def repair_with_model(
     evidence: Mapping[str, EvidenceRecord],
     failures: Sequence[FailureLike],
     previous: str,
+    *,
+    names: Sequence[str] = (),
 ) -> ModelReply:
-    """One repair pass: the failures listed, the previous draft shown."""
-    values = _common_values(facts, signals, evidence)
-    values["failures"] = "\n".join(f"- {f.code} at {f.where}: {f.message}" for f in failures) or "- none"
-    values["previous"] = _quote(previous[:RAW_KEEP_CHARS]) if previous else "(empty)"
-    return _invoke(settings, "repair_brief", values)
+    """One repair pass: the failures listed, the previous draft shown (both redacted like the draft's
+    prompt: the same values get the same placeholders)."""
+    redactor = prompt_redactor(facts, evidence, names)
+    values = _common_values(facts, signals, evidence, redactor)
+    values["failures"] = (
+        "\n".join(redactor.redact(f"- {f.code} at {f.where}: {f.message}") for f in failures) or "- none"
+    )
+    values["previous"] = _quote(redactor.redact(previous)[:RAW_KEEP_CHARS]) if previous else "(empty)"
+    reply = _invoke(settings, "repair_brief", values)
+    return _restore_refs(reply, redactor)

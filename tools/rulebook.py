@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from tools import text as lang
 from tools.evidence import EvidenceRecord, Fact, Span, SurveyFields
+from tools.redact import PLACEHOLDER
 from tools.registry import RISK_CATEGORIES, RiskCategory
 
 __all__ = ["RISK_CATEGORIES", "RiskCategory"]  # re-exported: the categories are the registry's
@@ -196,14 +197,17 @@ class Rulebook:
         return not self.outdated(record) or record.still_open
 
     def settlements(self) -> list[tuple[str, str, int, frozenset[str]]]:
-        """(record id, date, sentence index, topic) of every span stating a resolution."""
+        """(record id, date, sentence index, topic) of every span stating a resolution, from a record that can
+        say so: the CSM's own words in a note, or a ticket whose own status says it is closed. A customer's
+        comment, an objection, an e-mail subject or an open ticket's text claiming a fix settles nothing, and
+        instruction-like text never does."""
         if self._settlements is None:
             self._settlements = [
                 (r.id, str(r.date), s.sentence, lang.topic(" ".join(parts)))
                 for r in self.records.values()
-                if r.kind in ("note", "ticket", "survey", "email") and r.date
+                if r.date
                 for s in r.spans
-                if not s.injected and s.voice != "other_party" and (parts := lang.settling_parts(s.text))
+                if _may_settle(r, s) and (parts := lang.settling_parts(_own_words(r, s)))
             ]
         return self._settlements
 
@@ -266,6 +270,28 @@ class Rulebook:
     def span(self, span_id: str) -> tuple[EvidenceRecord | None, Span | None]:
         record = self.records.get(span_id.rsplit("#s", 1)[0])
         return record, record.span(span_id) if record else None
+
+
+def _may_settle(record: EvidenceRecord, span: Span) -> bool:
+    """Whether this span's record can say a matter was settled: a CSM's note in the CSM's voice (the
+    customer's words quoted or reported in it can't), or a closed ticket."""
+    if span.injected or span.voice == "other_party":
+        return False
+    if record.kind == "note":
+        return span.voice == "csm"
+    if record.kind == "ticket":
+        return not record.still_open
+    return False
+
+
+def _own_words(record: EvidenceRecord, span: Span) -> str:
+    """The span's words without the quotes it carries (a CSM's sentence quoting the customer says, in its
+    own words, only that they said it)."""
+    text = span.text
+    for other in record.spans:
+        if other.sentence == span.sentence and other.id != span.id and other.text in text:
+            text = text.replace(other.text, " ")
+    return text
 
 
 # --------------------------------------------------------------------------------------- names
@@ -506,6 +532,10 @@ def check_prose(
         if ref not in context.facts:
             out.append(("unknown_fact_ref", f"{{{ref}}} is not a fact of this brief"))
     bare = REF.sub(" FACT ", text)
+    for placeholder in dict.fromkeys(m.group(0) for m in PLACEHOLDER.finditer(bare)):
+        code: ProseCode = "unsupported_name" if placeholder.startswith("[NAME") else "id_in_prose"
+        out.append((code, f"'{placeholder}' is a redaction placeholder: the tools render names and contact data"))
+    bare = PLACEHOLDER.sub(" FACT ", bare)
     plain = lang.normalise(bare)
     if _DIGIT.search(bare):
         out.append(("unsupported_number", "a number outside a {fact} reference: reference the tool's fact instead"))
