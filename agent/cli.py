@@ -55,7 +55,7 @@ DataOpt = Annotated[
     str | None,
     typer.Option(
         "--data",
-        help="Portfolio directory of CSV files (spec: data-format.md); `sample` for the bundled sample portfolio.",
+        help="Portfolio directory of CSV files (format: docs/data-format.md); `sample` for the bundled sample.",
         show_default=False,
     ),
 ]
@@ -255,7 +255,7 @@ def _register_optional() -> None:
     """Commands that live beside this module (store, agent, evals)."""
     import importlib
 
-    for name in ("agent.cli_store", "agent.cli_agent", "agent.cli_eval"):
+    for name in ("agent.cli_store", "agent.cli_agent", "agent.cli_eval", "tools.importers"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -11,7 +11,7 @@ import json
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from agent.brief import RiskBrief
     from agent.config import AgentContext
     from agent.review import ReviewDecision
+    from tools.evidence import EvidenceRecord
 
 CHECKPOINTS = "checkpoints.sqlite"
 
@@ -52,6 +53,16 @@ HomeOpt = Annotated[
     Path | None,
     typer.Option("--home", help="Workspace folder (default: $RISKBRIEF_HOME, else ./.riskbrief).", show_default=False),
 ]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="RISKBRIEF_TOKEN",
+        help="Your sign-in token (from `reviewers add`): decides as its reviewer. Also RISKBRIEF_TOKEN.",
+        show_default=False,
+        show_envvar=False,
+    ),
+]
 
 
 def _set_home(home: Path | None) -> None:
@@ -59,13 +70,13 @@ def _set_home(home: Path | None) -> None:
         workspace.set_home(home)
 
 
-def _parse_date(value: str | None) -> date | None:
+def _parse_date(value: str | None, option: str = "--as-of") -> date | None:
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"--as-of: '{value}' is not a date (expected YYYY-MM-DD)") from None
+        raise InputError(f"{option}: '{shown(value)}' is not a date (expected YYYY-MM-DD)") from None
 
 
 def _data_dir(value: str | None) -> Path:
@@ -133,19 +144,47 @@ def run_brief(
     return BriefRun(review_id, RiskBrief.model_validate(values["brief"]), time.perf_counter() - started)
 
 
-def paused_brief(review_id: str) -> tuple[RiskBrief, tuple[str, ...]]:
-    """The brief of a review as checkpointed (edited, if it was) and the graph's next steps."""
+@dataclass
+class PausedReview:
+    """A review's brief as it stands, with what an edit may cite and where its graph's state lives."""
+
+    brief: RiskBrief
+    next: tuple[str, ...]
+    evidence: dict[str, EvidenceRecord]
+    local: bool
+    """True when the graph's checkpoints are in this workspace; False for a review whose graph runs
+    elsewhere (e.g. under `langgraph dev`), known here from what its review step registered."""
+
+
+def load_review(review_id: str) -> PausedReview:
+    """The review's brief: as checkpointed here (edited, if it was), else as its review step registered it."""
     from agent.brief import RiskBrief
     from agent.graph import sqlite_graph
-    from agent.review import get_review
+    from agent.review import get_review, stored_brief, stored_evidence
+    from tools.evidence import EvidenceRecord
 
     get_review(review_id)  # InputError for an unknown id
     config: Any = {"configurable": {"thread_id": review_id}}
     with sqlite_graph(workspace.sqlite_path(CHECKPOINTS)) as graph:
         snapshot = graph.get_state(config)
-    if not snapshot.values.get("brief"):
+    if snapshot.values.get("brief"):
+        pool = snapshot.values.get("evidence") or {}
+        return PausedReview(
+            RiskBrief.model_validate(snapshot.values["brief"]),
+            tuple(snapshot.next),
+            {k: EvidenceRecord.model_validate(v) for k, v in pool.items()},
+            True,
+        )
+    brief = stored_brief(review_id)
+    if brief is None:
         raise InputError(f"review {review_id}: no checkpointed brief in {workspace.sqlite_path(CHECKPOINTS)}")
-    return RiskBrief.model_validate(snapshot.values["brief"]), tuple(snapshot.next)
+    return PausedReview(brief, (), stored_evidence(review_id), False)
+
+
+def paused_brief(review_id: str) -> tuple[RiskBrief, tuple[str, ...]]:
+    """The brief of a review as checkpointed (edited, if it was) and the graph's next steps."""
+    paused = load_review(review_id)
+    return paused.brief, paused.next
 
 
 @dataclass
@@ -156,19 +195,47 @@ class DecideResult:
     decision: ReviewDecision
     applied: list[str]
     event_logged: bool
+    local_mode: bool = False
+    """No reviewers configured: whoever uses the workspace decides (said on every decision)."""
+    unacknowledged: list[str] = field(default_factory=list)
+    """Stop reasons of a "not ready" brief approved without acknowledging them (local mode only)."""
+    graph_elsewhere: bool = False
+    """The review's graph runs elsewhere (`langgraph dev`): the decision was applied here, from the store."""
 
 
-def decide_review(review_id: str, decision: ReviewDecision, context: AgentContext | None = None) -> DecideResult:
-    """Resume the paused graph with the reviewer's decision, from any process.
+def decide_review(
+    review_id: str,
+    decision: ReviewDecision,
+    context: AgentContext | None = None,
+    *,
+    require_ack: bool | None = None,
+) -> DecideResult:
+    """The one decision function: `review decide`, the inbox and scripts all decide through it.
 
-    The steps (agent.review.DECIDE_STEPS): claim the review atomically with the decision, so two
+    First the decision is validated (`agent.review.validate_decision`: edits re-verified, the option, who
+    may decide, and the stop reasons acknowledged when `require_ack`, or reviewers configured, say so).
+    Then the steps (agent.review.DECIDE_STEPS): claim the review atomically with the decision, so two
     deciders can't both act; run the graph's apply and event steps, each keyed by the review and
     checkpointed before the next starts; then, last, mark the review approved or rejected. A crash at
     any step leaves the review 'deciding', and any later decide finishes *that* decision without
     applying or logging anything twice. A decided review refuses further decisions (InputError naming
     who decided and when), also a different decision that arrives while the first is half-done.
+
+    A review whose graph runs elsewhere (its checkpoints are not in this workspace: `langgraph dev`) is
+    decided from the store with the same steps; its review node, when that graph is resumed, picks the
+    decision up from the store and applies nothing twice.
     """
-    from agent.review import ReviewDecision, check_decision, claim_review, crash_point, finish_review, get_review
+    from agent import reviewers
+    from agent.review import (
+        ReviewDecision,
+        claim_review,
+        crash_point,
+        finish_review,
+        get_review,
+        release_claim,
+        unacknowledged,
+        validate_decision,
+    )
 
     row = get_review(review_id)
     if row.status not in ("awaiting_review", "deciding"):
@@ -178,8 +245,8 @@ def decide_review(review_id: str, decision: ReviewDecision, context: AgentContex
     from agent.config import AgentContext
     from agent.graph import sqlite_graph
 
-    brief, _ = paused_brief(review_id)
-    check_decision(brief, decision)
+    paused = load_review(review_id)
+    validate_decision(paused.brief, decision, evidence=paused.evidence, require_ack=require_ack)
     context = context or AgentContext()
     config: Any = {"configurable": {"thread_id": review_id}}
     if row.status == "awaiting_review" and claim_review(review_id, decision):
@@ -191,6 +258,21 @@ def decide_review(review_id: str, decision: ReviewDecision, context: AgentContex
             raise InputError(row.decided_message())
         # A decide that stopped half-way: finish *its* decision, whoever asks now.
         pending = ReviewDecision.model_validate_json(row.decision_json)
+    if not paused.local:
+        applied = _decide_in_store(review_id, paused.brief, pending, context)
+        crash_point("checkpoint")
+        finish_review(review_id, pending)
+        if pending.comparable() != decision.comparable():
+            raise InputError(get_review(review_id).decided_message())
+        return DecideResult(
+            review_id,
+            pending,
+            applied,
+            True,
+            local_mode=not reviewers.team_mode(),
+            unacknowledged=unacknowledged(paused.brief, pending) if pending.approved else [],
+            graph_elsewhere=True,
+        )
     with sqlite_graph(workspace.sqlite_path(CHECKPOINTS)) as graph:
         snapshot = graph.get_state(config)
         # durability="sync": each step's checkpoint is on disk before the next step starts, so a crash
@@ -199,23 +281,51 @@ def decide_review(review_id: str, decision: ReviewDecision, context: AgentContex
             graph.invoke(Command(resume=pending.model_dump(mode="json")), config, context=context, durability="sync")
         elif snapshot.next:  # interrupted mid-way (a crash after the decision): finish the remaining steps
             graph.invoke(None, config, context=context, durability="sync")
-        values = graph.get_state(config).values
+        after = graph.get_state(config)
+        values = after.values
     crash_point("checkpoint")
-    if not values.get("event_logged"):  # the graph ended without its last step: a bug, not the user's input
+    if not values.get("event_logged"):
+        refused = [i.value.get("error") for i in after.interrupts if isinstance(i.value, dict)]
+        if after.next == ("request_review",) and any(refused):  # the review step refused it: nothing was done
+            release_claim(review_id)
+            raise InputError(str(next(r for r in refused if r)))
+        # the graph ended without its last step: a bug, not the user's input
         raise RuntimeError(f"review {review_id}: the graph stopped before logging the event")
     # The graph's decision is the one its steps applied (the claimed one, unless resumed elsewhere too).
     done = ReviewDecision.model_validate(values["decision"])
     finish_review(review_id, done)
     if done.comparable() != decision.comparable():
         raise InputError(get_review(review_id).decided_message())
-    return DecideResult(review_id, done, list(values.get("applied") or []), bool(values.get("event_logged")))
+    return DecideResult(
+        review_id,
+        done,
+        list(values.get("applied") or []),
+        bool(values.get("event_logged")),
+        local_mode=not reviewers.team_mode(),
+        unacknowledged=unacknowledged(paused.brief, done) if done.approved else [],
+    )
 
 
-def decide_command_line(review_id: str) -> str:
-    """The exact command that approves this review."""
+def _decide_in_store(review_id: str, brief: RiskBrief, decision: ReviewDecision, context: AgentContext) -> list[str]:
+    """The graph's apply and event steps for a review whose graph runs elsewhere (each idempotent, keyed
+    by the review, as in the graph)."""
+    from agent import review
+
+    if decision.edits:
+        edited, fields = review.apply_edits(brief, decision.edits)
+        review.record_edits(review_id, brief, edited, fields, decision)
+        brief = edited
+    applied = review.apply_approved(review_id, brief, decision) if decision.approved else []
+    review.log_event(review_id, brief, decision, applied, context.now().isoformat())
+    return applied
+
+
+def decide_command_line(review_id: str, brief: RiskBrief | None = None) -> str:
+    """The exact command that approves this review (acknowledging the stop reasons of a "not ready" brief)."""
     home = workspace.home().resolve()
     where = "" if home == Path(".riskbrief").resolve() else f" --home {shlex.quote(str(home))}"
-    return f'riskbrief review decide {review_id} --approve --reviewer "YOUR NAME" --triage investigate{where}'
+    ack = " --ack-stops" if brief is not None and brief.status == "not ready" else ""
+    return f'riskbrief review decide {review_id} --approve --reviewer "YOUR NAME" --triage investigate{ack}{where}'
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -250,7 +360,7 @@ def brief(
         return
     typer.echo(to_markdown(run.brief))
     typer.echo(f"review_id: {run.review_id} (awaiting review; nothing happens before a decision)")
-    typer.echo(f"approve:   {decide_command_line(run.review_id)}")
+    typer.echo(f"approve:   {decide_command_line(run.review_id, run.brief)}")
     typer.echo(f'reject:    riskbrief review decide {run.review_id} --reject --reviewer "YOUR NAME" --reason "..."')
 
 
@@ -303,7 +413,7 @@ def review_show(
 
     _set_home(home)
     row = get_review(review_id)
-    current, _ = paused_brief(review_id)
+    current = load_review(review_id).brief
     if fmt == BriefFormat.json:
         payload = {"review_id": review_id, "status": row.status, "brief": current.model_dump(mode="json")}
         typer.echo(json.dumps(payload, indent=2))
@@ -319,7 +429,7 @@ def review_show(
     if event:
         typer.echo(f"recorded: {event['action_taken']}; measurement event logged at {event['logged_at']}")
     if row.status == "awaiting_review":
-        typer.echo(f"approve: {decide_command_line(review_id)}")
+        typer.echo(f"approve: {decide_command_line(review_id, current)}")
 
 
 @review_app.command("decide")
@@ -331,18 +441,28 @@ def review_decide(
     edit: Annotated[
         Path | None, typer.Option("--edit", help="JSON file of brief fields to change; approves the edited brief.")
     ] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (required to reject).")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (required to reject; 'not a risk: ...' marks a false positive).")
+    ] = None,
     triage: Annotated[
         TriageChoice | None, typer.Option("--triage", help="Triage outcome of an approval (default investigate).")
     ] = None,
     option: Annotated[
         int | None, typer.Option("--option", help="The next-action option chosen (1-based).", min=1)
     ] = None,
+    ack_stops: Annotated[
+        bool,
+        typer.Option(
+            "--ack-stops", help="Acknowledge every stop reason of a 'not ready' brief (required with reviewers)."
+        ),
+    ] = False,
+    token: TokenOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Approve, edit or reject a paused brief; resumes the graph (from any process, any day)."""
     from pydantic import ValidationError
 
+    from agent import reviewers
     from agent.config import utc_now
     from agent.review import ReviewDecision, read_edit_file
 
@@ -350,20 +470,21 @@ def review_decide(
     chosen = [name for name, on in (("--approve", approve), ("--reject", reject), ("--edit", edit is not None)) if on]
     if len(chosen) != 1:
         raise InputError("choose exactly one of --approve, --reject, --edit FILE")
-    if not reviewer or not reviewer.strip():
-        raise InputError("--reviewer NAME is required (the decision is recorded with who made it)")
-    if not reviewer.isprintable():  # recorded and shown in lists, the inbox and reports: no terminal controls
+    if reviewer is not None and not reviewer.isprintable():
+        # recorded and shown in lists, the inbox and reports: no terminal controls
         raise InputError(f"--reviewer: '{shown(reviewer)}' contains control characters")
+    name = reviewers.identify(reviewer, token)
     kind = {"--approve": "approve", "--reject": "reject", "--edit": "edit"}[chosen[0]]
     try:
         decision = ReviewDecision(
             decision=kind,  # type: ignore[arg-type]  # one of the three literals above
-            reviewer=reviewer.strip(),
+            reviewer=name,
             decided_at=utc_now().isoformat(),
             reason=reason,
             triage=triage.value if triage else None,
             option=option,
             edits=read_edit_file(edit) if edit is not None else {},
+            acknowledged_stops=list(load_review(review_id).brief.stop_reasons) if ack_stops else [],
         )
     except ValidationError as exc:
         raise InputError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
@@ -378,6 +499,28 @@ def review_decide(
         typer.echo(
             f"{review_id}: rejected by {shown(decision.reviewer)} ({shown(decision.reason)}); nothing applied; "
             "event logged."
+        )
+    _decision_notes(result)
+
+
+def _decision_notes(result: DecideResult) -> None:
+    """What a person should know about a decision, on stderr: local mode, unacknowledged stops, a graph
+    that runs elsewhere."""
+    from agent.reviewers import LOCAL_MODE_NOTE
+
+    if result.local_mode:
+        typer.echo(f"note: {LOCAL_MODE_NOTE}", err=True)
+    if result.unacknowledged:
+        typer.echo(
+            f"note: approved with {len(result.unacknowledged)} stop reason(s) not acknowledged (--ack-stops): "
+            + "; ".join(shown(r, 120) for r in result.unacknowledged),
+            err=True,
+        )
+    if result.graph_elsewhere:
+        typer.echo(
+            "note: this review's graph runs elsewhere (e.g. langgraph dev); the decision was applied here, and "
+            "resuming that thread picks it up without applying anything twice",
+            err=True,
         )
 
 
@@ -410,11 +553,245 @@ def demo(home: HomeOpt = None) -> None:
     run = run_brief(top.account_id, data, as_of=as_of, context=default_context(data, offline=True))
     typer.echo(to_markdown(run.brief))
     typer.echo(f"review_id: {run.review_id} (paused for review; drafted in {run.seconds:.1f} s)")
-    typer.echo(f"approve:   {decide_command_line(run.review_id)}")
+    typer.echo(f"approve:   {decide_command_line(run.review_id, run.brief)}")
+
+
+# ------------------------------------------------------------------ team review: reviewers, inbox, outcomes
+
+reviewers_app = typer.Typer(
+    help="Who may decide: reviewers of this workspace (csm or manager), each with a sign-in token.",
+    no_args_is_help=True,
+)
+
+
+class RoleChoice(StrEnum):
+    csm = "csm"
+    manager = "manager"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    md = "md"
+    json = "json"
+
+
+class ResponseChoice(StrEnum):
+    replied = "replied"
+    no_reply = "no_reply"
+    meeting_booked = "meeting_booked"
+
+
+class ResultChoice(StrEnum):
+    saved = "saved"
+    renewed = "renewed"
+    churned = "churned"
+    downgraded = "downgraded"
+    open = "open"
+
+
+@reviewers_app.command("add")
+def reviewers_add(
+    name: Annotated[str, typer.Argument(help="The reviewer's name (a CSM's as in accounts.csv csm_owner).")],
+    role: Annotated[RoleChoice, typer.Option("--role", help="csm: their accounts, internal actions; manager: all.")],
+    accounts_of: Annotated[
+        str | None,
+        typer.Option("--accounts-of", help="A csm who decides for this CSM's accounts (default: their own name)."),
+    ] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Add a reviewer and print their sign-in token, once (only its hash is kept)."""
+    from agent.reviewers import add_reviewer
+
+    _set_home(home)
+    reviewer, token = add_reviewer(name, role.value, accounts_of)
+    scope = "every account" if reviewer.role == "manager" else " and ".join(reviewer.covers()) + "'s accounts"
+    typer.echo(f"added {reviewer.name} ({reviewer.role}; decides for {scope}) in {workspace.home()}")
+    typer.echo(f"sign-in token (shown once, keep it secret): {token}")
+
+
+@reviewers_app.command("list")
+def reviewers_list(
+    fmt: Annotated[ListFormat, typer.Option("--format", help="table or json.")] = ListFormat.table,
+    home: HomeOpt = None,
+) -> None:
+    """The reviewers of this workspace (never their tokens)."""
+    from agent.reviewers import LOCAL_MODE_NOTE, list_reviewers
+
+    _set_home(home)
+    rows = list_reviewers()
+    if fmt == ListFormat.json:
+        typer.echo(json.dumps([r.model_dump() for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo(f"No reviewers: {LOCAL_MODE_NOTE}.")
+        return
+    for r in rows:
+        scope = "all accounts" if r.role == "manager" else "accounts of " + " and ".join(r.covers())
+        typer.echo(f"{r.name}\t{r.role}\t{scope}\tadded {r.created_at[:10]}")
+
+
+@reviewers_app.command("remove")
+def reviewers_remove(
+    name: Annotated[str, typer.Argument(help="The reviewer to remove (their token and sessions stop working).")],
+    home: HomeOpt = None,
+) -> None:
+    """Remove a reviewer: their token and browser sessions stop working at once."""
+    from agent.reviewers import list_reviewers, remove_reviewer
+
+    _set_home(home)
+    remove_reviewer(name)
+    left = len(list_reviewers())
+    typer.echo(f"removed {shown(name)}" + ("" if left else "; no reviewers left: back to local single-user mode"))
+
+
+def outcome(
+    ref: Annotated[str, typer.Argument(help="A review id, or an account id (its latest approved review).")],
+    response: Annotated[ResponseChoice, typer.Option("--response", help="How the customer responded.")],
+    result: Annotated[ResultChoice, typer.Option("--result", help="Where the account stands.")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (for open, churned, downgraded: the unresolved risk reason).")
+    ] = None,
+    reviewer: Annotated[
+        str | None, typer.Option("--reviewer", help="Who records it (required with reviewers, unless --token).")
+    ] = None,
+    token: TokenOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Record what happened after an approved review: the response and the result."""
+    from agent import reviewers
+    from agent.config import utc_now
+    from agent.review import Outcome, outcome_review, record_outcome, stored_brief
+
+    _set_home(home)
+    if reason is not None and (not reason.isprintable() or len(reason) > 500):
+        raise InputError("--reason: at most 500 printable characters")
+    row = outcome_review(ref)
+    name: str | None = None
+    if reviewers.team_mode() or reviewer or token:
+        if reviewer is not None and not reviewer.isprintable():
+            raise InputError(f"--reviewer: '{shown(reviewer)}' contains control characters")
+        name = reviewers.identify(reviewer, token)
+    reviewers.authorize_outcome(name, stored_brief(row.review_id))
+    record_outcome(
+        Outcome(
+            review_id=row.review_id,
+            account_id=row.account_id,
+            response=response.value,
+            result=result.value,
+            reason=reason.strip() if reason and reason.strip() else None,
+            recorded_by=name,
+            recorded_at=utc_now().isoformat(),
+        )
+    )
+    typer.echo(
+        f"{row.review_id} ({row.account_name or row.account_id}): outcome recorded, response {response.value}, "
+        f"result {result.value}" + (f" ({shown(reason, 120)})" if reason else "")
+    )
+    if not reviewers.team_mode():
+        typer.echo(f"note: {reviewers.LOCAL_MODE_NOTE}", err=True)
+
+
+def report_markdown(data: dict[str, Any]) -> str:
+    """The report for people (Markdown; also the `table` format's text)."""
+    hours = data["median_hours_to_decision"]
+    lines = [
+        "# Risk review report" + (f" since {data['since']}" if data["since"] else ""),
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| accounts reviewed | {data['accounts_reviewed']} |",
+        f"| risks confirmed | {data['risks_confirmed']} |",
+        f"| actions taken | {data['actions_taken']} |",
+        f"| responses | {data['responses']} |",
+        f"| saved accounts | {data['saved_accounts']} |",
+        f"| false positives | {data['false_positives']} |",
+        f"| median hours from draft to decision | {'—' if hours is None else f'{hours:g}'} |",
+        f"| decision-packet rate (high and critical) | {data['decision_packet_rate']:.0%} "
+        f"({data['decision_packet_complete']} of {data['decision_packet_accounts']}) |",
+        "",
+        "## Unresolved risk reasons",
+    ]
+    lines += [f"- {r['reason']}: {r['count']}" for r in data["unresolved_risk_reasons"]] or ["- none recorded"]
+    states = ", ".join(f"{k} {v}" for k, v in sorted(data["reviews"].items())) or "none"
+    lines += ["", f"Reviews by state: {states}."]
+    missing = {k: v for k, v in data["decision_packet_missing"].items() if v}
+    if missing:
+        lines.append("Decision packets lack: " + ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in missing.items()))
+    return "\n".join(lines) + "\n"
+
+
+def report_briefs(review_id: str) -> RiskBrief | None:
+    """A brief the store lacks (a review registered by an earlier version), from the checkpoints."""
+    try:
+        return load_review(review_id).brief
+    except InputError:
+        return None
+
+
+def report(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only reviews decided (or drafted) on or after D.")
+    ] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="table, md or json.")] = ReportFormat.table,
+    home: HomeOpt = None,
+) -> None:
+    """The measurement report: reviews, confirmed risks, actions, responses, saves, false positives,
+    unresolved reasons, hours to decision, and the decision-packet rate."""
+    from agent.review import build_report
+
+    _set_home(home)
+    when = _parse_date(since, "--since")
+    data = build_report(when.isoformat() if when else None, briefs=report_briefs)
+    if fmt == ReportFormat.json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    text = report_markdown(data)
+    if fmt == ReportFormat.md:
+        typer.echo(text, nl=False)
+        return
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console(highlight=False, width=None if sys.stdout.isatty() else 120).print(Markdown(text))
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8321,
+    home: HomeOpt = None,
+) -> None:
+    """The review inbox in a browser, over this workspace: pending briefs, the brief, decide, outcomes,
+    the report. With reviewers configured each person signs in with their token."""
+    import uvicorn
+
+    from agent.reviewers import LOCAL_MODE_NOTE, team_mode
+    from agent.web.app import create_app
+
+    _set_home(home)
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not team_mode():
+        if not loopback:
+            raise InputError(
+                f"--host {shown(host)}: with no reviewers configured the inbox serves only this machine "
+                "(127.0.0.1); add reviewers (`riskbrief reviewers add`) to serve a team"
+            )
+        typer.echo(f"note: {LOCAL_MODE_NOTE}", err=True)
+    elif not loopback:
+        typer.echo(
+            "note: serving beyond this machine over plain HTTP: put it behind an HTTPS proxy so tokens and "
+            "session cookies are not sent in clear",
+            err=True,
+        )
+    typer.echo(f"riskbrief inbox on http://{host}:{port}/ over {workspace.home()} (Ctrl+C to stop)", err=True)
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Add `brief`, `review` and `demo` to the `riskbrief` app."""
+    """Add `brief`, `review`, `demo`, `serve`, `reviewers`, `outcome` and `report` to the `riskbrief` app."""
     app.command("brief")(brief)
     app.add_typer(review_app, name="review")
     app.command("demo")(demo)
+    app.command("serve")(serve)
+    app.add_typer(reviewers_app, name="reviewers")
+    app.command("outcome")(outcome)
+    app.command("report")(report)

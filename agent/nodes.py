@@ -120,6 +120,11 @@ def _rulebook(state: State) -> Rulebook:
     return Rulebook(_evidence(state), date.fromisoformat(str(state.as_of)), _config(state).cause_recency_days)
 
 
+def _people(state: State) -> list[str]:
+    """The portfolio's people and companies: redacted from prompts when names are redacted."""
+    return _known_names(_portfolio(state.data_dir, state.as_of), _config(state))
+
+
 def _names(state: State) -> Names:
     # From the (cached) portfolio rather than the state: a large portfolio's names would bloat checkpoints.
     return Names.of(_known_names(_portfolio(state.data_dir, state.as_of), _config(state)))
@@ -148,31 +153,32 @@ RECENT_NOTE_LIMIT = 8
 
 
 def _retrieve(state: State, context: AgentContext, queries: list[str], records: dict[str, EvidenceRecord]) -> list[Any]:
-    """Search the store for this account; build or refresh the store first when it holds none of the
-    account's text (the one place `brief` ingests). Only hits that are records of this portfolio count:
-    a store last built from another portfolio can't slip foreign text in."""
+    """Search the store for this account. First, unless a finished `riskbrief ingest` of these files
+    vouches for the store, embed the account's own text the store lacks (all of it on a fresh workspace):
+    a brief waits seconds for its account, never for the whole portfolio, whose other accounts are left
+    to `riskbrief ingest`. Only hits that are records of this portfolio count: a store last built from
+    another portfolio can't slip foreign text in."""
     from tools import retrieval  # imported here: chromadb is slow to load and a resumed review never needs it
 
     store_path = Path(context.store_path) if context.store_path else None
     portfolio = _portfolio(state.data_dir, state.as_of)
     as_of = date.fromisoformat(str(state.as_of))
-
-    def run() -> list[Any]:
-        hits = []
-        for query in queries:
-            hits += retrieval.search(
-                state.account_id, query, as_of=as_of, k=context.retrieval_k, portfolio=portfolio, store_path=store_path
-            )
-        return [h for h in hits if h.account_id == state.account_id and h.id in records]
-
-    try:
-        hits = run()
-    except InputError:  # no store yet
-        hits = []
-    if not hits:
-        retrieval.ingest(_portfolio(state.data_dir, None), progress=context.ingest_progress, store_path=store_path)
-        hits = run()
-    return hits
+    if not retrieval.store_complete(portfolio, store_path=store_path):
+        # The portfolio as of the run's date: its rows read as they do in a full load, and later rows
+        # are never searched by this brief.
+        retrieval.ingest_account(portfolio, state.account_id, progress=context.ingest_progress, store_path=store_path)
+    hits = []
+    for query in queries:
+        hits += retrieval.search(
+            state.account_id,
+            query,
+            as_of=as_of,
+            k=context.retrieval_k,
+            portfolio=portfolio,
+            store_path=store_path,
+            ensure_indexed=False,
+        )
+    return [h for h in hits if h.account_id == state.account_id and h.id in records]
 
 
 def _thread_id(runtime: Runtime[AgentContext]) -> str:
@@ -248,7 +254,9 @@ def draft_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         return {"draft": draft.model_dump(mode="json"), "drafter": DrafterInfo(name="offline").model_dump()}
     info = DrafterInfo(name="model", model=settings.model)
     try:
-        reply = draft_with_model(settings, _facts(state), _entry(state).active_signals, _evidence(state))
+        reply = draft_with_model(
+            settings, _facts(state), _entry(state).active_signals, _evidence(state), names=_people(state)
+        )
     except DependencyError as exc:
         return {
             "drafter": info.model_dump(mode="json"),
@@ -284,7 +292,13 @@ def repair_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]
     previous = json.dumps(state.draft) if state.draft else state.raw_draft
     try:
         reply = repair_with_model(
-            settings, _facts(state), _entry(state).active_signals, _evidence(state), failures, previous
+            settings,
+            _facts(state),
+            _entry(state).active_signals,
+            _evidence(state),
+            failures,
+            previous,
+            names=_people(state),
         )
     except DependencyError as exc:
         return {"repair_attempted": True, "draft": None, "draft_error": {"kind": "unavailable", "message": str(exc)}}
@@ -326,14 +340,41 @@ def assemble_brief_node(state: State, runtime: Runtime[AgentContext]) -> dict[st
 
 
 def request_review(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Pause for a person. The run resumes, in any process, with `Command(resume=<ReviewDecision>)`."""
+    """Pause for a person. The run resumes, in any process, with `Command(resume=...)`: a `ReviewDecision`,
+    or a LangChain human-in-the-loop response (accept / edit / respond / ignore; see
+    `agent.review.resume_decision`). A resume that fails validation (`agent.review.validate_decision`: edits,
+    option, who may decide, stop reasons) interrupts again with the error instead of failing the thread."""
+    from contextlib import suppress
+
+    from pydantic import ValidationError
+
     review_id = _thread_id(runtime)
+    # Under `langgraph dev` nothing else picked the workspace: riskbrief.toml's `[store] home` (or
+    # RISKBRIEF_HOME) does, so the review lands where `review list` and the inbox look.
+    with suppress(InputError):  # the config was read when the brief was drafted: a later change can't stop this
+        _config(state)
     brief = RiskBrief.model_validate(state.brief)
     # Registering is idempotent, so re-running this node on resume is harmless.
-    review.register_review(review_id, brief, runtime.context.now().isoformat())
-    answer = interrupt({"review_id": review_id, "status": "awaiting_review", "brief": state.brief})
-    decision = review.ReviewDecision.model_validate(answer)
-    return {"decision": decision.model_dump(mode="json")}
+    review.register_review(review_id, brief, runtime.context.now().isoformat(), evidence=state.evidence)
+    taken = review.claimed_decision(review_id)  # decided in the store (`review decide`, the inbox): that holds
+    if taken is not None:
+        return {"decision": taken.model_dump(mode="json")}
+    evidence = _evidence(state)
+    error: str | None = None
+    while True:  # each refused answer is one more interrupt; a replay refuses the same answers again
+        answer = interrupt(review.interrupt_payload(review_id, brief, error))
+        try:
+            decision = review.resume_decision(answer, brief, runtime.context.now().isoformat())
+            review.validate_decision(brief, decision, evidence=evidence, source="edit")
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            error = (f"{where}: " if where else "") + str(first["msg"]).removeprefix("Value error, ")
+            continue
+        except InputError as exc:
+            error = str(exc)
+            continue
+        return {"decision": decision.model_dump(mode="json")}
 
 
 def apply_decision(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:

@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
-from collections.abc import Iterator
+import statistics
+from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from agent.brief import EDITABLE_FIELDS, RiskBrief
 from tools import workspace
 from tools.errors import InputError, shown
+from tools.evidence import EvidenceRecord
+from tools.rulebook import ACTION_CATALOGUE, approval_needed
 
 STORE_FILE = "riskbrief.sqlite"
 EDIT_FILE_LIMIT = 1_000_000
@@ -118,7 +123,37 @@ CREATE TABLE IF NOT EXISTS events (
     outcome_at TEXT,
     unresolved_reason TEXT
 );
+CREATE TABLE IF NOT EXISTS outcomes (
+    outcome_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    review_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    response TEXT NOT NULL,
+    result TEXT NOT NULL,
+    reason TEXT,
+    recorded_by TEXT,
+    recorded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reviewers (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    accounts_of TEXT,
+    token_id TEXT NOT NULL UNIQUE,
+    token_salt TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY,
+    reviewer TEXT,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
 """
+# Columns added after the first release: added in place to a workspace made by an earlier version.
+_ADDED_COLUMNS = {"reviews": {"brief_json": "TEXT", "evidence_json": "TEXT"}}
+_migrated: set[tuple[Path, int]] = set()
+"""Store files whose schema this process has ensured, by path and inode (a file made anew is ensured again)."""
 
 
 class ReviewDecision(BaseModel):
@@ -131,6 +166,17 @@ class ReviewDecision(BaseModel):
     triage: Triage | None = None
     option: int | None = Field(default=None, ge=1, description="the chosen next-action option, 1-based")
     edits: dict[str, Any] = Field(default_factory=dict)
+    acknowledged_stops: list[str] = Field(
+        default_factory=list, description="the stop reasons of a 'not ready' brief the reviewer acknowledged"
+    )
+
+    @field_validator("reviewer")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # recorded and shown in lists, the inbox and reports: no terminal controls
+        if not value.strip() or not value.isprintable():
+            raise ValueError(f"reviewer '{shown(value)}' is empty or contains control characters")
+        return value.strip()
 
     @model_validator(mode="after")
     def _consistent(self) -> ReviewDecision:
@@ -195,9 +241,19 @@ def store_path() -> Path:
 @contextmanager
 def connect(path: Path | None = None) -> Iterator[sqlite3.Connection]:
     """A connection to the review store, schema ensured; commits on success."""
-    with closing(sqlite3.connect(path or store_path(), timeout=30)) as conn:
+    where = path or store_path()
+    with closing(sqlite3.connect(where, timeout=30)) as conn:
         conn.row_factory = sqlite3.Row
-        conn.executescript(_SCHEMA)
+        key = (where.absolute(), where.stat().st_ino if where.exists() else 0)
+        if key not in _migrated:
+            conn.executescript(_SCHEMA)
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}  # fixed table names
+                for name, kind in columns.items():
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            conn.commit()
+            _migrated.add(key)
         with conn:
             yield conn
 
@@ -205,12 +261,15 @@ def connect(path: Path | None = None) -> Iterator[sqlite3.Connection]:
 # ------------------------------------------------------------------------------------------ reviews
 
 
-def register_review(review_id: str, brief: RiskBrief, created_at: str) -> None:
-    """Record a brief paused for review (idempotent: a resumed run re-enters the review node)."""
+def register_review(review_id: str, brief: RiskBrief, created_at: str, evidence: dict[str, Any] | None = None) -> None:
+    """Record a brief paused for review (idempotent: a resumed run re-enters the review node).
+
+    The brief and the account's evidence pool are kept with the review, so the inbox, `review show` and
+    `review decide` work for a review whose graph runs elsewhere (e.g. under `langgraph dev`)."""
     with connect() as conn:
         conn.execute(
             "INSERT OR IGNORE INTO reviews (review_id, account_id, account_name, as_of, risk_level, brief_status,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " created_at, brief_json, evidence_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 review_id,
                 brief.account.account_id,
@@ -219,7 +278,63 @@ def register_review(review_id: str, brief: RiskBrief, created_at: str) -> None:
                 brief.risk_level,
                 brief.status,
                 created_at,
+                brief.model_dump_json(),
+                json.dumps(evidence) if evidence is not None else None,
             ),
+        )
+        conn.execute(  # a review registered by an earlier version: add what it lacks
+            "UPDATE reviews SET brief_json = COALESCE(brief_json, ?), evidence_json = COALESCE(evidence_json, ?)"
+            " WHERE review_id = ?",
+            (brief.model_dump_json(), json.dumps(evidence) if evidence is not None else None, review_id),
+        )
+
+
+def stored_brief(review_id: str) -> RiskBrief | None:
+    """The brief kept with the review (the edited one once an edit is applied), if any."""
+    with connect() as conn:
+        row = conn.execute("SELECT brief_json FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
+    return RiskBrief.model_validate_json(row["brief_json"]) if row and row["brief_json"] else None
+
+
+def stored_briefs() -> dict[str, RiskBrief]:
+    """Every brief kept with a review, by review id (one query, for the inbox)."""
+    with connect() as conn:
+        rows = conn.execute("SELECT review_id, brief_json FROM reviews WHERE brief_json IS NOT NULL").fetchall()
+    return {r["review_id"]: RiskBrief.model_validate_json(r["brief_json"]) for r in rows}
+
+
+def stored_evidence(review_id: str) -> dict[str, EvidenceRecord]:
+    """The account's evidence pool kept with the review (what an edit may cite), by id."""
+    with connect() as conn:
+        row = conn.execute("SELECT evidence_json FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
+    if not row or not row["evidence_json"]:
+        return {}
+    return {k: EvidenceRecord.model_validate(v) for k, v in json.loads(row["evidence_json"]).items()}
+
+
+def store_brief(review_id: str, brief: RiskBrief) -> None:
+    """Keep the brief as it now is (after an applied edit)."""
+    with connect() as conn:
+        conn.execute("UPDATE reviews SET brief_json = ? WHERE review_id = ?", (brief.model_dump_json(), review_id))
+
+
+def claimed_decision(review_id: str) -> ReviewDecision | None:
+    """The decision already taken for this review in the store (claimed or final), if any: the review
+    node resumes with it whatever value the graph was resumed with, so one decision holds everywhere."""
+    with connect() as conn:
+        row = conn.execute("SELECT status, decision_json FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
+    if row is None or row["status"] == "awaiting_review" or not row["decision_json"]:
+        return None
+    return ReviewDecision.model_validate_json(row["decision_json"])
+
+
+def release_claim(review_id: str) -> None:
+    """Undo a claim whose decision the graph refused (it re-interrupted): the review awaits a decision again."""
+    with connect() as conn:
+        conn.execute(
+            "UPDATE reviews SET status = 'awaiting_review', decision = NULL, reviewer = NULL, decided_at = NULL,"
+            " reason = NULL, triage = NULL, decision_json = NULL WHERE review_id = ? AND status = 'deciding'",
+            (review_id,),
         )
 
 
@@ -344,13 +459,155 @@ def read_edit_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_decision(brief: RiskBrief, decision: ReviewDecision, source: str = "edit file") -> None:
-    """Validate a decision against the brief before anything is resumed (option in range, edits valid)."""
-    edited = apply_edits(brief, decision.edits, source)[0] if decision.edits else brief
+def check_decision(
+    brief: RiskBrief,
+    decision: ReviewDecision,
+    source: str = "edit file",
+    *,
+    evidence: Mapping[str, EvidenceRecord] | None = None,
+) -> RiskBrief:
+    """Validate a decision against the brief before anything is resumed (option in range, edits valid and
+    re-verified against the account's evidence and the options catalogue); returns the brief as edited."""
+    if decision.edits:
+        _check_option_kinds(decision.edits, source)
+        edited, fields = apply_edits(brief, decision.edits, source)
+        verify_edits(brief, edited, fields, evidence, source)
+    else:
+        edited = brief
     if decision.option is not None and decision.option > len(edited.next_action_options):
         raise InputError(
             f"--option {decision.option}: the brief has {len(edited.next_action_options)} next-action options"
         )
+    return edited
+
+
+def validate_decision(
+    brief: RiskBrief,
+    decision: ReviewDecision,
+    *,
+    evidence: Mapping[str, EvidenceRecord] | None = None,
+    require_ack: bool | None = None,
+    source: str = "edit file",
+) -> RiskBrief:
+    """Everything a decision must pass before it is claimed or resumed, the same for `review decide`, the
+    inbox and a resume of the graph: the edits (re-verified), the option, who may decide it
+    (`agent.reviewers.authorize`), and, for a "not ready" brief, each stop reason acknowledged. Acks are
+    required when `require_ack` says so, else when reviewers are configured. Returns the brief as edited."""
+    from agent import reviewers
+
+    edited = check_decision(brief, decision, source, evidence=evidence)
+    reviewers.authorize(decision, edited)
+    if (reviewers.team_mode() if require_ack is None else require_ack) and decision.approved:
+        missing = unacknowledged(brief, decision)
+        if missing:
+            raise InputError(
+                "the brief is not ready: acknowledge each stop reason before approving "
+                "(--ack-stops; in the inbox, tick each): "
+                + "; ".join(f"{n}) {shown(r, 200)}" for n, r in enumerate(missing, 1))
+            )
+    return edited
+
+
+def unacknowledged(brief: RiskBrief, decision: ReviewDecision) -> list[str]:
+    """The stop reasons of a 'not ready' brief this decision did not acknowledge."""
+    if brief.status != "not ready":
+        return []
+    return [r for r in brief.stop_reasons if r not in decision.acknowledged_stops]
+
+
+def _check_option_kinds(edits: dict[str, Any], source: str) -> None:
+    """An edited option must be a catalogue kind (said plainly, before the model's long enum message)."""
+    options = edits.get("next_action_options")
+    if not isinstance(options, list):
+        return
+    for n, option in enumerate(options, 1):
+        kind = option.get("kind") if isinstance(option, dict) else None
+        if kind not in ACTION_CATALOGUE:
+            raise InputError(
+                f"{source}: next_action_options[{n}]: '{shown(kind)}' is not in the options catalogue "
+                f"({', '.join(ACTION_CATALOGUE)})"
+            )
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019", "'").split())
+
+
+def verify_edits(
+    before: RiskBrief,
+    after: RiskBrief,
+    fields: list[str],
+    evidence: Mapping[str, EvidenceRecord] | None,
+    source: str = "edit file",
+) -> None:
+    """Re-verify the changed fields of an edit, as the drafter's brief was verified: every cited id is
+    evidence of this account; a new confirmed cause quotes, verbatim, words of the evidence it cites (an
+    inference is a suspected cause, which says what would confirm it); options come from the catalogue
+    with the catalogue's owner-approval facts (customer-facing, budget, approver), numbered 1..N."""
+    account = before.account.account_id
+    records: dict[str, EvidenceRecord] = {**dict(evidence or {}), **{r.id: r for r in before.evidence}}
+    known = set(records) | {e.id for s in before.signals for e in s.evidence}
+
+    def cited(where: str, ids: list[str]) -> None:
+        for i in ids:
+            record = records.get(i)
+            if i not in known or (record is not None and record.account_id not in (None, account)):
+                raise InputError(f"{source}: {where}: '{shown(i)}' is not evidence of account {account}")
+
+    if "confirmed_causes" in fields:
+        unchanged = {c.model_dump_json() for c in before.confirmed_causes}
+        for n, cause in enumerate(after.confirmed_causes, 1):
+            if cause.model_dump_json() in unchanged:
+                continue
+            where = f"confirmed_causes[{n}]"
+            cited(where, cause.evidence_ids)
+            if not cause.quote or not cause.quote.strip():
+                raise InputError(
+                    f"{source}: {where}: a confirmed cause quotes what the customer or a record says (quote) "
+                    "from the evidence it cites; an inference is a suspected cause"
+                )
+            quote = _plain(cause.quote)
+            sources = [records[i] for i in cause.evidence_ids if i in records]
+            if not any(quote in _plain(r.text) for r in sources):
+                raise InputError(f"{source}: {where}: the quote is not in the evidence it cites (quote it verbatim)")
+            if any(
+                quote in _plain(sp.text) or _plain(sp.text) in quote for r in sources for sp in r.spans if sp.injected
+            ):
+                raise InputError(f"{source}: {where}: the quote is instruction-like text, which is never quoted")
+    if "suspected_causes" in fields:
+        unchanged = {c.model_dump_json() for c in before.suspected_causes}
+        for n, cause in enumerate(after.suspected_causes, 1):
+            if cause.model_dump_json() in unchanged:
+                continue
+            where = f"suspected_causes[{n}]"
+            cited(where, cause.evidence_ids)
+            if not (cause.what_would_confirm or "").strip():
+                raise InputError(f"{source}: {where}: a suspected cause says what would confirm or rule it out")
+    if "next_action_options" in fields:
+        options = after.next_action_options
+        if len(options) > 3:
+            raise InputError(f"{source}: next_action_options: at most 3 options ({len(options)} given)")
+        for n, option in enumerate(options, 1):
+            where = f"next_action_options[{n}]"
+            if option.number != n:
+                raise InputError(f"{source}: {where}: options are numbered 1..N in order (number {option.number})")
+            entry = ACTION_CATALOGUE[option.kind]
+            expected = {
+                "title": entry.title,
+                "customer_facing": entry.customer_facing,
+                "affects_budget": entry.affects_budget,
+                "needs_approval_from": approval_needed(option.kind),
+            }
+            for name, value in expected.items():
+                if getattr(option, name) != value:
+                    raise InputError(
+                        f"{source}: {where}: {name} of {option.kind} comes from the options catalogue "
+                        f"({json.dumps(value)}), not the edit"
+                    )
+            cited(where, option.evidence_ids)
+    if "flags" in fields:
+        for n, flag in enumerate(after.flags, 1):
+            cited(f"flags[{n}]", flag.evidence_ids)
 
 
 # ------------------------------------------------------------------------------ applying a decision
@@ -429,6 +686,8 @@ def log_event(review_id: str, brief: RiskBrief, decision: ReviewDecision, applie
     )
     with connect() as conn:
         created = conn.execute("SELECT created_at FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
+        # The brief kept with the review becomes the one decided on (the edited one, after an edit).
+        conn.execute("UPDATE reviews SET brief_json = ? WHERE review_id = ?", (brief.model_dump_json(), review_id))
         conn.execute(
             "INSERT OR IGNORE INTO events (review_id, account_id, as_of, signals_json, risk_level, risk_score,"
             " brief_status, drafter, reviewer, decision, triage, option_kind, action_taken, reason, false_positive,"
@@ -448,7 +707,7 @@ def log_event(review_id: str, brief: RiskBrief, decision: ReviewDecision, applie
                 option_kind,
                 ", ".join(applied) if applied else "none",
                 decision.reason,
-                None if not decision.approved else int(decision.triage == "dismiss"),
+                int(decision.triage == "dismiss") if decision.approved else int(is_not_a_risk(decision.reason)),
                 created["created_at"] if created else None,
                 decision.decided_at,
                 logged_at,
@@ -472,3 +731,339 @@ def table_counts(review_id: str | None = None) -> dict[str, int]:
             t: int(conn.execute(f"SELECT COUNT(*) FROM {t} {where}", args).fetchone()[0])  # fixed table names
             for t in ("review_tasks", "actions", "edits", "events")
         }
+
+
+# ------------------------------------------------------------------ LangChain human-in-the-loop shape
+
+HITL_ACTION = "review_risk_brief"
+HITL_DEFAULT_REVIEWER = "LangGraph user"
+"""Who a human-in-the-loop response decides as when its args name nobody (accepted in local mode only)."""
+_HITL_TYPES = ("accept", "edit", "response", "respond", "ignore")
+_HITL_CONTROL = ("reviewer", "triage", "option", "ack_stops", "reason")
+_HITL_SHOWN = ("review_id", "account", "risk_level", "status", "stop_reasons")
+
+
+def interrupt_payload(review_id: str, brief: RiskBrief, error: str | None = None) -> dict[str, Any]:
+    """What the review step interrupts with: the review id, status and brief (riskbrief's own shape), and
+    the LangChain human-in-the-loop request (`action_request`, `config`, `description`) that Agent Inbox
+    and LangGraph Studio render. `error` says why the previous resume was refused."""
+    from agent import reviewers
+
+    team = reviewers.team_mode()
+    data = brief.model_dump(mode="json")
+    args: dict[str, Any] = {
+        "review_id": review_id,
+        "account": f"{brief.account.name} ({brief.account.account_id})",
+        "risk_level": brief.risk_level,
+        "status": brief.status,
+        "stop_reasons": brief.stop_reasons,
+        "reviewer": None,
+        "triage": "investigate",
+        "option": None,
+        "ack_stops": False,
+        **{name: data[name] for name in EDITABLE_FIELDS},
+    }
+    options = "; ".join(
+        f"{o.number}) {o.title} ({o.kind}"
+        + (", needs a manager" if (o.customer_facing or o.affects_budget) and team else "")
+        + ")"
+        for o in brief.next_action_options
+    )
+    lines = [
+        f"Risk brief for {brief.account.name}: {brief.risk_level} risk, {brief.risk_category}, {brief.status}.",
+        brief.summary,
+        f"Options: {options or 'none'}.",
+    ]
+    if brief.stop_reasons:
+        lines.append("Stop reasons: " + "; ".join(brief.stop_reasons))
+    lines.append(
+        "Accept approves (triage investigate, no option). Edit approves with args changed: triage "
+        "(investigate|escalate|save_play|monitor|dismiss), option (number), ack_stops (true acknowledges the "
+        "stop reasons), reviewer, and any brief field; changed fields are re-verified. Respond rejects with "
+        "your text as the reason; ignore rejects as 'ignored'."
+    )
+    if team:
+        lines.append("Reviewers are configured: name yourself in args.reviewer (edit), or decide in the inbox.")
+    payload: dict[str, Any] = {
+        "review_id": review_id,
+        "status": "awaiting_review",
+        "brief": data,
+        "action_request": {"action": HITL_ACTION, "args": args},
+        "config": {"allow_accept": not team, "allow_edit": True, "allow_respond": not team, "allow_ignore": not team},
+        "description": "\n\n".join(lines),
+    }
+    if error:
+        payload["error"] = error
+        payload["description"] = f"Your last answer was refused: {error}\n\n" + payload["description"]
+    return payload
+
+
+def resume_decision(answer: Any, brief: RiskBrief, decided_at: str) -> ReviewDecision:
+    """The decision a resume value carries: riskbrief's own `ReviewDecision` shape, or a LangChain
+    human-in-the-loop response (alone or in a one-item list): accept → approve, edit → edit (or approve,
+    when only triage/option/reviewer changed), respond → reject with the text as reason, ignore → reject
+    "ignored". Raises InputError or ValidationError on anything else."""
+    if isinstance(answer, list) and len(answer) == 1:
+        answer = answer[0]
+    if not isinstance(answer, dict):
+        raise InputError(f"a resume value is a decision object, not {type(answer).__name__}")
+    kind = answer.get("type")
+    if kind is None:
+        return ReviewDecision.model_validate(answer)
+    if kind not in _HITL_TYPES:
+        raise InputError(f"unknown response type '{shown(kind)}' (one of {', '.join(_HITL_TYPES)})")
+    raw = answer.get("args")
+    if kind in ("response", "respond"):
+        if not isinstance(raw, str) or not raw.strip():
+            raise InputError("a response rejects the brief: its args is the reason, as text")
+        return ReviewDecision(decision="reject", reviewer=HITL_DEFAULT_REVIEWER, decided_at=decided_at, reason=raw)
+    if kind == "ignore":
+        return ReviewDecision(
+            decision="reject", reviewer=HITL_DEFAULT_REVIEWER, decided_at=decided_at, reason="ignored"
+        )
+    args: dict[str, Any] = {}
+    if kind == "edit":
+        if isinstance(raw, dict) and isinstance(raw.get("args"), dict):  # an ActionRequest
+            raw = raw["args"]
+        if not isinstance(raw, dict):
+            raise InputError("an edit's args is the action request's args, changed")
+        args = dict(raw)
+    elif isinstance(raw, dict):
+        args = dict(raw.get("args", raw)) if isinstance(raw.get("args", raw), dict) else {}
+    current = brief.model_dump(mode="json")
+    unknown = [k for k in args if k not in (*_HITL_CONTROL, *_HITL_SHOWN, *EDITABLE_FIELDS)]
+    if unknown:
+        raise InputError(f"unknown field '{shown(unknown[0])}' in the response's args")
+    shown_values = {
+        "account": f"{brief.account.name} ({brief.account.account_id})",
+        "risk_level": brief.risk_level,
+        "status": brief.status,
+        "stop_reasons": brief.stop_reasons,
+    }
+    for name, value in shown_values.items():
+        if name in args and args[name] != value:
+            raise InputError(
+                f"'{name}' comes from the tools and can't be edited (editable: {', '.join(EDITABLE_FIELDS)})"
+            )
+    edits = {k: args[k] for k in EDITABLE_FIELDS if k in args and args[k] != current[k]}
+    reviewer = args.get("reviewer") or HITL_DEFAULT_REVIEWER
+    return ReviewDecision(
+        decision="edit" if edits else "approve",
+        reviewer=str(reviewer).strip(),
+        decided_at=decided_at,
+        reason=args.get("reason"),
+        triage=args.get("triage") or None,
+        option=args.get("option") or None,
+        edits=edits,
+        acknowledged_stops=list(brief.stop_reasons) if args.get("ack_stops") is True else [],
+    )
+
+
+# ------------------------------------------------------------------------------------------- outcomes
+
+Response = Literal["replied", "no_reply", "meeting_booked"]
+Result = Literal["saved", "renewed", "churned", "downgraded", "open"]
+RESPONSES: tuple[str, ...] = ("replied", "no_reply", "meeting_booked")
+RESULTS: tuple[str, ...] = ("saved", "renewed", "churned", "downgraded", "open")
+UNRESOLVED_RESULTS = ("open", "churned", "downgraded")
+"""Results whose reason counts as an unresolved risk reason in the report."""
+
+
+class Outcome(BaseModel):
+    """What happened after an approved review: the customer's response and the account's result."""
+
+    review_id: str
+    account_id: str
+    response: Response
+    result: Result
+    reason: str | None = None
+    recorded_by: str | None = None
+    recorded_at: str
+
+
+def outcome_review(ref: str) -> ReviewRow:
+    """The approved review an outcome is for: a review id, or an account id (its latest approved review).
+    Anything else, or a review not approved, is an InputError."""
+    with connect() as conn:
+        row = conn.execute("SELECT * FROM reviews WHERE review_id = ?", (ref,)).fetchone()
+        if row is None:
+            row = conn.execute(
+                "SELECT * FROM reviews WHERE account_id = ? AND status = 'approved'"
+                " ORDER BY decided_at DESC, created_at DESC LIMIT 1",
+                (ref,),
+            ).fetchone()
+            if row is None:
+                known = conn.execute("SELECT 1 FROM reviews WHERE account_id = ?", (ref,)).fetchone()
+                if known:
+                    raise InputError(f"account {shown(ref)} has no approved review yet: outcomes follow an approval")
+                raise InputError(f"'{shown(ref)}' is neither a review id nor an account with reviews in {store_path()}")
+    review = ReviewRow.model_validate(dict(row))
+    if review.status != "approved":
+        what = "was rejected" if review.status == "rejected" else f"is {review.status}"
+        raise InputError(f"review {review.review_id} {what}: outcomes are recorded after an approval")
+    return review
+
+
+def record_outcome(outcome: Outcome) -> None:
+    """Keep the outcome (history kept; the latest counts) and fill the review's measurement event."""
+    responded = int(outcome.response in ("replied", "meeting_booked"))
+    with connect() as conn:
+        conn.execute(
+            "INSERT INTO outcomes (review_id, account_id, response, result, reason, recorded_by, recorded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                outcome.review_id,
+                outcome.account_id,
+                outcome.response,
+                outcome.result,
+                outcome.reason,
+                outcome.recorded_by,
+                outcome.recorded_at,
+            ),
+        )
+        conn.execute(
+            "UPDATE events SET responded = ?, saved = ?, churned = ?, outcome = ?, outcome_at = ?,"
+            " unresolved_reason = ? WHERE review_id = ?",
+            (
+                responded,
+                int(outcome.result in ("saved", "renewed")),
+                int(outcome.result == "churned"),
+                outcome.result,
+                outcome.recorded_at,
+                outcome.reason if outcome.result in UNRESOLVED_RESULTS else None,
+                outcome.review_id,
+            ),
+        )
+
+
+def latest_outcome(review_id: str) -> Outcome | None:
+    with connect() as conn:
+        row = conn.execute(
+            "SELECT * FROM outcomes WHERE review_id = ? ORDER BY outcome_id DESC LIMIT 1", (review_id,)
+        ).fetchone()
+    return Outcome.model_validate(dict(row)) if row else None
+
+
+# --------------------------------------------------------------------------------------------- report
+
+_NOT_A_RISK = re.compile(r"\b(not\s+(a\s+)?(real\s+)?risk|false[\s-]+positive|no\s+risk)\b", re.IGNORECASE)
+
+
+def is_not_a_risk(reason: str | None) -> bool:
+    """A rejection whose reason says the account is not at risk: a false positive."""
+    return bool(reason and _NOT_A_RISK.search(reason))
+
+
+def _hours(start: str | None, end: str | None) -> float | None:
+    try:
+        a = datetime.fromisoformat(str(start))
+        b = datetime.fromisoformat(str(end))
+    except ValueError:
+        return None
+    a = a if a.tzinfo else a.replace(tzinfo=UTC)
+    b = b if b.tzinfo else b.replace(tzinfo=UTC)
+    return max((b - a).total_seconds() / 3600, 0.0)
+
+
+PACKET_PARTS = (
+    "evidence",
+    "severity",
+    "owner",
+    "mitigation",
+    "escalation_decision",
+    "review_decision",
+    "next_review_date",
+)
+
+
+def decision_packet(row: dict[str, Any], brief: RiskBrief | None) -> dict[str, bool]:
+    """Which parts of a decision packet a review's record has: evidence on every signal, a severity, an
+    owner, a mitigation (a chosen option), an escalation decision (the triage of an approval), a review
+    decision and a next review date."""
+    approved = row["status"] == "approved"
+    return {
+        "evidence": bool(brief and brief.signals and all(s.evidence for s in brief.signals)),
+        "severity": bool(row["risk_level"]) and bool(brief is None or all(s.severity for s in brief.signals)),
+        "owner": bool(brief and brief.account.csm_owner),
+        "mitigation": approved and bool(row["option_kind"]),
+        "escalation_decision": approved and bool(row["triage"]),
+        "review_decision": row["status"] in ("approved", "rejected"),
+        "next_review_date": bool(brief and brief.review_task.next_review),
+    }
+
+
+def build_report(since: str | None = None, briefs: Any = None) -> dict[str, Any]:
+    """The measurement report over the workspace's reviews (spec/interface.md: `report --format json`).
+
+    A review counts when it was decided on or after `since` (pending ones: drafted on or after it).
+    `briefs(review_id)` may supply a brief the store lacks (reviews registered by an earlier version)."""
+    with connect() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                "SELECT r.review_id, r.account_id, r.account_name, r.risk_level, r.status, r.created_at,"
+                " r.decided_at, r.brief_json, e.decision, e.triage, e.option_kind, e.reason, e.false_positive,"
+                " e.created_at AS drafted_at, e.decided_at AS event_decided_at"
+                " FROM reviews r LEFT JOIN events e ON e.review_id = r.review_id"
+                " ORDER BY r.created_at, r.review_id"
+            )
+        ]
+        latest = {
+            r["review_id"]: dict(r)
+            for r in conn.execute("SELECT * FROM outcomes ORDER BY outcome_id")  # later rows win
+        }
+    if since:
+        rows = [r for r in rows if str(r["decided_at"] or r["created_at"])[:10] >= since]
+    decided = [r for r in rows if r["status"] in ("approved", "rejected") and r["decision"]]
+    approved = [r for r in decided if r["status"] == "approved"]
+    false_positive = [
+        r
+        for r in decided
+        if (r["status"] == "approved" and r["triage"] == "dismiss")
+        or (r["status"] == "rejected" and (r["false_positive"] or is_not_a_risk(r["reason"])))
+    ]
+    outcomes = [latest[r["review_id"]] for r in approved if r["review_id"] in latest]
+    reasons: dict[str, int] = {}
+    for o in outcomes:
+        if o["result"] in UNRESOLVED_RESULTS:
+            key = (o["reason"] or "").strip() or "no reason given"
+            reasons[key] = reasons.get(key, 0) + 1
+    hours = [h for r in decided if (h := _hours(r["drafted_at"] or r["created_at"], r["event_decided_at"])) is not None]
+
+    def brief_of(r: dict[str, Any]) -> RiskBrief | None:
+        if r["brief_json"]:
+            return RiskBrief.model_validate_json(r["brief_json"])
+        return briefs(r["review_id"]) if briefs else None
+
+    per_account: dict[str, dict[str, Any]] = {}
+    for r in rows:  # the latest review of each account
+        per_account[r["account_id"]] = r
+    serious = [r for r in per_account.values() if r["risk_level"] in ("high", "critical")]
+    packets = {r["account_id"]: decision_packet(r, brief_of(r)) for r in serious}
+    complete = [a for a, parts in packets.items() if all(parts.values())]
+    by_state: dict[str, int] = {}
+    for r in rows:
+        by_state[r["status"]] = by_state.get(r["status"], 0) + 1
+    return {
+        "since": since,
+        "accounts_reviewed": len({r["account_id"] for r in decided}),
+        "risks_confirmed": len({r["account_id"] for r in approved if r["triage"] != "dismiss"}),
+        "actions_taken": sum(1 for r in approved if r["option_kind"]),
+        "responses": sum(1 for o in outcomes if o["response"] in ("replied", "meeting_booked")),
+        "saved_accounts": len({o["account_id"] for o in outcomes if o["result"] in ("saved", "renewed")}),
+        "false_positives": len(false_positive),
+        "unresolved_risk_reasons": [
+            {"reason": k, "count": v} for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "median_hours_to_decision": round(statistics.median(hours), 2) if hours else None,
+        "decision_packet_rate": round(len(complete) / len(packets), 4) if packets else 0.0,
+        "reviews": by_state,
+        "outcomes_recorded": len(outcomes),
+        "outcome_results": {k: sum(1 for o in outcomes if o["result"] == k) for k in RESULTS},
+        "outcome_responses": {k: sum(1 for o in outcomes if o["response"] == k) for k in RESPONSES},
+        "decision_packet_accounts": len(packets),
+        "decision_packet_complete": len(complete),
+        "decision_packet_missing": {
+            part: sum(1 for parts in packets.values() if not parts[part]) for part in PACKET_PARTS
+        },
+    }

@@ -1,0 +1,1 @@
+"""The review inbox web app (`riskbrief serve`): see `agent.web.app`."""
