@@ -9,18 +9,27 @@ row can never come back; it ranks that account's chunks exactly (vectors, BM25, 
 
 The collection is split into shards by account (see SHARDS); each shard records the embedding model
 it was built with, and a store built with another model is refused until `ingest --rebuild`.
+
+Two ways in. `ingest` indexes the whole portfolio: each distinct text is embedded once (a stored chunk
+with the same text lends its vector instead), in batches upserted as soon as they are embedded, so an
+interrupted run loses at most one batch and the next run carries on from what the store holds; a state
+file beside Chroma's (STATE_FILE) says `complete` only after a run's last write, for the portfolio files
+it read. `ingest_account` indexes one account the same way, for the first `brief` on a fresh workspace;
+`brief` and `search` call it for their account whenever no complete ingest of the same files vouches for
+the store, so a partial store is completed where it is read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -49,7 +58,8 @@ CHUNK_WORDS = 180  # ~240 tokens: stays inside the embedding model's 256-token w
 CHUNK_OVERLAP = 40
 # Part of every content hash: a new chunking or metadata layout re-indexes on the next ingest.
 _LAYOUT = f"v3,words={CHUNK_WORDS},overlap={CHUNK_OVERLAP}"
-_EMBED_BATCH = 128
+_EMBED_BATCH = 256  # distinct texts embedded, then upserted, at a time: the most an interruption loses
+_REUSE_BATCH = 1024
 _UPSERT_BATCH = 512
 _RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.); damps the weight of top ranks
 _EPOCH = date(1970, 1, 1)
@@ -132,13 +142,38 @@ class Chunk:
 # ------------------------------------------------------------------------------------ portfolio -> text
 
 
-def evidence_rows(portfolio: Portfolio) -> list[Evidence]:
-    """Every record with searchable text, of every date (as-of filtering happens at search): the typed
-    records of `tools.evidence`, their own words as the document."""
+def evidence_rows(portfolio: Portfolio, account_id: str | None = None) -> list[Evidence]:
+    """Every record with searchable text (of one account, or of all with `account_id=None`), of every date
+    the portfolio holds (as-of filtering happens at search): the typed records of `tools.evidence`, their
+    own words as the document. A row reads the same from a portfolio loaded as of any date that shows it."""
+    return list(iter_evidence_rows(portfolio, account_id))
+
+
+_ROW_SLICE = 5000  # accounts whose records are built at a time: bounds a full ingest's memory
+
+
+def iter_evidence_rows(
+    portfolio: Portfolio, account_id: str | None = None, *, done: Callable[[int], None] | None = None
+) -> Iterator[Evidence]:
+    """`evidence_rows`, built a slice of accounts at a time (the typed records of 100k accounts, 2M rows,
+    held at once took several GB); `done(n)` is called after each slice of n accounts."""
+    if account_id is not None:
+        yield from _evidence_of(account_view(portfolio, account_id), account_id)
+        return
+    ids = portfolio.accounts["account_id"]
+    for start in range(0, ids.len(), _ROW_SLICE):
+        part = (
+            portfolio if ids.len() <= _ROW_SLICE else accounts_view(portfolio, ids.slice(start, _ROW_SLICE).to_list())
+        )
+        yield from _evidence_of(part, None)
+        if done is not None:
+            done(min(_ROW_SLICE, ids.len() - start))
+
+
+def _evidence_of(portfolio: Portfolio, account_id: str | None) -> Iterator[Evidence]:
     from tools.evidence import TicketFields, text_records
 
-    rows: list[Evidence] = []
-    for record in text_records(portfolio, with_spans=False):
+    for record in text_records(portfolio, account_id, with_spans=False):
         extra: dict[str, str | int | float] = {}
         if record.kind == "note" and record.author:
             extra["author"] = record.author
@@ -147,17 +182,45 @@ def evidence_rows(portfolio: Portfolio) -> list[Evidence]:
             extra.update(
                 {k: v for k, v in (("priority", record.fields.priority), ("sentiment", record.fields.sentiment)) if v}
             )
-        rows.append(
-            Evidence(
-                record.id,
-                str(record.account_id),
-                cast(EvidenceKind, record.kind),
-                date.fromisoformat(str(record.date)[:10]),
-                record.text,
-                extra,
-            )
+        yield Evidence(
+            record.id,
+            str(record.account_id),
+            cast(EvidenceKind, record.kind),
+            date.fromisoformat(str(record.date)[:10]),
+            record.text,
+            extra,
         )
-    return rows
+
+
+def account_view(portfolio: Portfolio, account_id: str) -> Portfolio:
+    """The portfolio cut down to one account's rows: its records read the same (every rule that reads
+    other rows reads the same account's, e.g. a contact's role or the respondents of one day's surveys),
+    and building them costs milliseconds instead of a pass over every account's contacts."""
+    import polars as pl
+
+    return _view(portfolio, pl.col("account_id") == account_id)
+
+
+def accounts_view(portfolio: Portfolio, account_ids: Sequence[str]) -> Portfolio:
+    """`account_view` for several accounts."""
+    import polars as pl
+
+    return _view(portfolio, pl.col("account_id").is_in(list(account_ids)))
+
+
+# The tables text records are built from (and contacts, for roles): cut down in a view. The others (usage,
+# health: millions of rows) are passed whole, which costs nothing and reads the same.
+_TEXT_TABLES = ("tickets", "notes", "opportunities", "surveys", "emails", "contact_events")
+
+
+def _view(portfolio: Portfolio, mine: Any) -> Portfolio:
+    import dataclasses
+
+    tables = {
+        name: frame.filter(mine) if name in _TEXT_TABLES and "account_id" in frame.columns else frame
+        for name, frame in portfolio.tables.items()
+    }
+    return dataclasses.replace(portfolio, accounts=portfolio.accounts.filter(mine), tables=tables)
 
 
 def chunk_spans(text: str, words: int = CHUNK_WORDS, overlap: int = CHUNK_OVERLAP) -> list[tuple[int, str]]:
@@ -317,31 +380,191 @@ def _open_all(path: Path, embedder: Embedder, *, rebuild: bool) -> list[Collecti
     return shards
 
 
+# --------------------------------------------------------------------------------------- store state
+
+
+STATE_FILE = "riskbrief-ingest.json"
+
+
+class StoreState(BaseModel):
+    """What the last full ingest did to a store folder, kept beside Chroma's files in `STATE_FILE`.
+
+    An ingest writes `complete: false` before its first change and `complete: true` after its last, so a
+    store left partial by an interrupted ingest (or filled account by account by `brief`) is known to be
+    partial: `brief` and `search` then embed the account they need before reading it.
+    """
+
+    complete: bool
+    fingerprint: str = Field(description="portfolio_fingerprint of the portfolio ingested")
+    model: str
+    layout: str
+    evidence: int = 0
+    chunks: int = 0
+    updated: str = ""
+
+
+def portfolio_fingerprint(portfolio: Portfolio) -> str:
+    """The identity of a portfolio's files: its folder and each CSV's name, size and modification time.
+    Reads no file, so it costs microseconds; any edit (even one that changes no text) gives a new one."""
+    root = portfolio.root.resolve()
+    files = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(root.glob("*.csv")) if p.is_file()]
+    return hashlib.sha256(json.dumps([str(root), files]).encode()).hexdigest()[:32]
+
+
+def read_state(store_path: Path | None = None) -> StoreState | None:
+    """The store's state file; None when there is none (a fresh store, or one built before it existed)."""
+    path = (store_path or workspace.chroma_path()) / STATE_FILE
+    try:
+        return StoreState.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_state(path: Path, state: StoreState) -> None:
+    """Replace the state file atomically (a reader sees the old or the new one), private like the store."""
+    state.updated = datetime.now(UTC).isoformat(timespec="seconds")
+    temporary = path / f".{STATE_FILE}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as fh:
+        fh.write(state.model_dump_json())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(temporary, path / STATE_FILE)
+
+
+def _mark(
+    path: Path, embedder: Embedder, fingerprint: str, *, complete: bool, evidence: int = 0, chunks: int = 0
+) -> None:
+    _write_state(
+        path,
+        StoreState(
+            complete=complete,
+            fingerprint=fingerprint,
+            model=embedder.model_name,
+            layout=_LAYOUT,
+            evidence=evidence,
+            chunks=chunks,
+        ),
+    )
+
+
+def store_complete(portfolio: Portfolio, *, store_path: Path | None = None, embedder: Embedder | None = None) -> bool:
+    """True when a full ingest of exactly these portfolio files finished in the store, with this embedding
+    model and chunk layout, and nothing changed it since: every account's text is then in it."""
+    state = read_state(store_path)
+    if state is None or not state.complete or state.layout != _LAYOUT:
+        return False
+    model = (embedder or default_embedder()).model_name
+    return state.model == model and state.fingerprint == portfolio_fingerprint(portfolio)
+
+
+# -------------------------------------------------------------------------------------- ingest: plan
+
+
 @dataclass
 class _Held:
-    """What the store holds for one evidence id."""
+    """What the store holds for one evidence id: each chunk by (shard, chunk id) -> (content hash, text
+    hash), and the row's date (`date_ord`)."""
 
-    shard: int
-    ids: set[str] = field(default_factory=set)
-    content_hashes: set[str] = field(default_factory=set)
-    text_hashes: set[str] = field(default_factory=set)
+    chunks: dict[tuple[int, str], tuple[str, str]] = field(default_factory=dict)
+    day: int = 0
+
+
+def _read_held(out: dict[str, _Held], collection: Collection, index: int, where: dict[str, Any] | None = None) -> None:
+    page, offset = 5000, 0
+    while True:
+        got = collection.get(where=where, include=["metadatas"], limit=page, offset=offset)
+        for chunk_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+            held = out.setdefault(str(meta.get("evidence_id", chunk_id)), _Held())
+            held.chunks[(index, chunk_id)] = (str(meta.get("content_hash")), str(meta.get("text_hash")))
+            held.day = int(cast(int, meta.get("date_ord", 0)))
+        if len(got["ids"]) < page:
+            return
+        offset += page
 
 
 def _existing(shards: list[Collection]) -> dict[str, _Held]:
     out: dict[str, _Held] = {}
     for index, collection in enumerate(shards):
-        page, offset = 5000, 0
-        while True:
-            got = collection.get(include=["metadatas"], limit=page, offset=offset)
-            for chunk_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                held = out.setdefault(str(meta.get("evidence_id", chunk_id)), _Held(index))
-                held.ids.add(chunk_id)
-                held.content_hashes.add(str(meta.get("content_hash")))
-                held.text_hashes.add(str(meta.get("text_hash")))
-            if len(got["ids"]) < page:
-                break
-            offset += page
+        _read_held(out, collection, index)
     return out
+
+
+@dataclass
+class _Plan:
+    """What one ingest writes: chunks to upsert with a vector, chunks whose metadata alone changed, chunk
+    ids to delete per shard, and stored chunks whose vectors can serve identical texts."""
+
+    evidence: int = 0
+    chunks: int = 0
+    write: list[Chunk] = field(default_factory=list)
+    relabel: list[Chunk] = field(default_factory=list)
+    stale: dict[int, list[str]] = field(default_factory=dict)
+    # chunk text -> (shard, chunk id) of a stored chunk holding exactly that text (and so its vector)
+    stored_text: dict[str, tuple[int, str]] = field(default_factory=dict)
+    unchanged: int = 0
+    replaced: int = 0
+    relabelled: int = 0
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.write or self.relabel or self.stale)
+
+    @property
+    def removed(self) -> int:
+        return sum(len(ids) for ids in self.stale.values())
+
+
+def _plan(rows: Iterable[Evidence], held: dict[str, _Held], *, gone_up_to: int | None) -> _Plan:
+    """Compare the rows with what the store holds, chunk by chunk, so a rerun after an interruption picks
+    up exactly what is missing: a chunk stored under its id, in its account's shard, with the row's
+    content hash, is done. Held rows not among `rows` are deleted when dated on or before `gone_up_to`
+    (None: all of them; a portfolio loaded as of a date cannot tell a later row from a deleted one)."""
+    plan = _Plan()
+    for row in rows:
+        plan.evidence += 1
+        chunks = chunks_of(row)
+        plan.chunks += len(chunks)
+        mine = held.pop(row.evidence_id, None)
+        if mine is None:
+            plan.write.extend(chunks)
+            continue
+        shard = shard_of(row.account_id)
+        wanted = {(shard, c.id) for c in chunks}
+        writes = relabels = 0
+        for chunk in chunks:
+            stored = mine.chunks.get((shard, chunk.id))
+            if stored is not None and stored[0] == row.content_hash:
+                plan.stored_text.setdefault(chunk.text, (shard, chunk.id))
+                continue
+            if stored is not None and stored[1] == row.text_hash:
+                plan.relabel.append(chunk)
+                relabels += 1
+                continue
+            plan.write.append(chunk)
+            writes += 1
+            # The same chunk of the same text stored in another shard (the row moved account): its vector
+            # serves, nothing is embedded again.
+            for (index, chunk_id), (_, text_hash) in mine.chunks.items():
+                if chunk_id == chunk.id and text_hash == row.text_hash:
+                    plan.stored_text.setdefault(chunk.text, (index, chunk_id))
+        extra = [key for key in mine.chunks if key not in wanted]
+        for index, chunk_id in extra:
+            plan.stale.setdefault(index, []).append(chunk_id)
+        if writes or extra:
+            plan.replaced += 1
+        elif relabels:
+            plan.relabelled += 1
+        else:
+            plan.unchanged += 1
+    for mine in held.values():  # evidence no longer in the portfolio
+        if gone_up_to is None or mine.day <= gone_up_to:
+            for index, chunk_id in mine.chunks:
+                plan.stale.setdefault(index, []).append(chunk_id)
+    return plan
+
+
+# ------------------------------------------------------------------------------------- ingest: runs
 
 
 def ingest(
@@ -354,56 +577,94 @@ def ingest(
 ) -> IngestReport:
     """Index the portfolio's text; unchanged rows are skipped, changed rows replace their chunks.
 
-    The store mirrors the last ingested portfolio: evidence absent from it is removed.
+    The store mirrors the last ingested portfolio: evidence absent from it is removed. Resumable: each
+    batch of texts is upserted as soon as it is embedded, so an interrupted run leaves every chunk it
+    wrote complete, and the next run embeds only what is still missing. The store's state file says
+    `complete` only after the last write (see StoreState).
     """
     started = time.perf_counter()
     path = store_path or workspace.chroma_path()
     embedder = embedder or default_embedder()
+    fingerprint = portfolio_fingerprint(portfolio)
+    if rebuild:
+        _client(path)  # creates the folder
+        _mark(path, embedder, fingerprint, complete=False)
     shards = _open_all(path, embedder, rebuild=rebuild)
-    evidence = evidence_rows(portfolio)
-    existing = _existing(shards)
-    to_embed: list[Chunk] = []
-    to_relabel: list[Chunk] = []
-    stale: dict[int, list[str]] = {}
-    unchanged = replaced = total_chunks = 0
-    for row in evidence:
-        chunks = chunks_of(row)
-        total_chunks += len(chunks)
-        held = existing.pop(row.evidence_id, None)
-        wanted = {c.id for c in chunks}
-        same_place = held is not None and held.ids == wanted and held.shard == shard_of(row.account_id)
-        if same_place and held is not None and held.content_hashes == {row.content_hash}:
-            unchanged += 1
-        elif same_place and held is not None and held.text_hashes == {row.text_hash}:
-            to_relabel.extend(chunks)
-        else:
-            if held is not None:
-                replaced += 1
-                keep = wanted if held.shard == shard_of(row.account_id) else set()
-                stale.setdefault(held.shard, []).extend(sorted(held.ids - keep))
-            to_embed.extend(chunks)
-    for held in existing.values():  # evidence no longer in the portfolio
-        stale.setdefault(held.shard, []).extend(sorted(held.ids))
-    _embed_and_upsert(shards, embedder, to_embed, progress=progress)
-    max_batch = _max_batch(shards[0])
-    for batch in _batches(to_relabel, max_batch):
-        for index, part in _by_shard(batch).items():
-            shards[index].update(ids=[c.id for c in part], metadatas=[c.metadata for c in part])
-    for index, ids in stale.items():
-        for start in range(0, len(ids), max_batch):
-            shards[index].delete(ids=ids[start : start + max_batch])
+    held = _existing(shards)
+    reading = _Bar(portfolio.accounts.height, show=progress, label="Reading evidence  ")
+    try:
+        plan = _plan(iter_evidence_rows(portfolio, done=reading.advance), held, gone_up_to=None)
+    finally:
+        reading.stop()
+    if plan.changes:
+        _mark(path, embedder, fingerprint, complete=False)
+        _apply(shards, embedder, plan, progress=progress)
+    _mark(path, embedder, fingerprint, complete=True, evidence=plan.evidence, chunks=plan.chunks)
+    return _report(path, embedder, plan, started)
+
+
+def ingest_account(
+    portfolio: Portfolio,
+    account_id: str,
+    *,
+    progress: bool = False,
+    store_path: Path | None = None,
+    embedder: Embedder | None = None,
+) -> IngestReport:
+    """Index one account's text: what `ingest` would write for it, and nothing else (seconds, whatever
+    the portfolio's size). The same ids, chunks, hashes and metadata as `ingest`, so a later full ingest
+    finds these rows unchanged and embeds only the rest.
+
+    `portfolio` may be loaded as of a date: its rows are written, and the account's stored rows dated on
+    or before that date that it no longer holds are removed; later rows are left to `ingest`.
+    """
+    started = time.perf_counter()
+    path = store_path or workspace.chroma_path()
+    embedder = embedder or default_embedder()
+    view = account_view(portfolio, account_id)
+    if view.accounts.height == 0:
+        portfolio.account(account_id)  # raises the InputError naming the account and the file
+    shards = _open_all(path, embedder, rebuild=False)
+    index = shard_of(account_id)
+    held: dict[str, _Held] = {}
+    _read_held(held, shards[index], index, where={"account_id": account_id})
+    cutoff = None if portfolio.as_of is None else date_ord(portfolio.as_of)
+    plan = _plan(iter_evidence_rows(view, account_id), held, gone_up_to=cutoff)
+    if plan.changes:
+        state = read_state(path)
+        if state is not None and state.complete:  # no longer the mirror of the portfolio it names
+            state.complete = False
+            _write_state(path, state)
+        _apply(shards, embedder, plan, progress=progress)
+    return _report(path, embedder, plan, started)
+
+
+def _report(path: Path, embedder: Embedder, plan: _Plan, started: float) -> IngestReport:
     return IngestReport(
         store=str(path),
         model=embedder.model_name,
-        evidence=len(evidence),
-        chunks=total_chunks,
-        embedded=len(to_embed),
-        unchanged=unchanged,
-        replaced=replaced,
-        relabelled=len({c.metadata["evidence_id"] for c in to_relabel}),
-        removed=sum(len(ids) for ids in stale.values()),
+        evidence=plan.evidence,
+        chunks=plan.chunks,
+        embedded=len(plan.write),
+        unchanged=plan.unchanged,
+        replaced=plan.replaced,
+        relabelled=plan.relabelled,
+        removed=plan.removed,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _apply(shards: list[Collection], embedder: Embedder, plan: _Plan, *, progress: bool) -> None:
+    """Write the plan: new vectors first (batch by batch, each upserted at once), then metadata-only
+    updates, then deletions of stale chunks."""
+    _embed_and_upsert(shards, embedder, plan.write, plan.stored_text, progress=progress)
+    max_batch = _max_batch(shards[0])
+    for batch in _batches(plan.relabel, max_batch):
+        for index, part in _by_shard(batch).items():
+            shards[index].update(ids=[c.id for c in part], metadatas=[c.metadata for c in part])
+    for index, ids in plan.stale.items():
+        for start in range(0, len(ids), max_batch):
+            shards[index].delete(ids=ids[start : start + max_batch])
 
 
 def _by_shard(chunks: Sequence[Chunk]) -> dict[int, list[Chunk]]:
@@ -425,63 +686,101 @@ def _max_batch(collection: Collection) -> int:
         return 1000
 
 
-def _embed_and_upsert(shards: list[Collection], embedder: Embedder, chunks: list[Chunk], *, progress: bool) -> None:
-    if not chunks:
-        return
-    # Identical texts (templated emails, "Quick and helpful." survey comments) are embedded once: on the
-    # sample portfolio 11k chunks hold 1.7k distinct texts.
-    sharing: dict[str, list[Chunk]] = {}
-    for chunk in chunks:
-        sharing.setdefault(chunk.text, []).append(chunk)
-    # Similar lengths side by side: the encoder pads each batch to its longest text.
-    texts = sorted(sharing, key=len)
-    max_batch = _max_batch(shards[0])
-    bar = None
-    if progress:
+class _Bar:
+    """The rich progress bar on stderr (transient), or nothing."""
+
+    def __init__(self, total: int, *, show: bool, label: str = "Embedding evidence") -> None:
+        self._bar: Any = None
+        if not show or total == 0:
+            return
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        bar = Progress(
-            TextColumn("Embedding evidence"),
+        self._bar = Progress(
+            TextColumn(label),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
         )
-        bar.start()
-        task = bar.add_task("embed", total=len(chunks))
-    # Upserts are buffered per shard: one call per few hundred chunks, not one per shard and batch.
-    pending: dict[int, list[tuple[Chunk, Any]]] = {}
+        self._bar.start()
+        self._task = self._bar.add_task("embed", total=total)
 
-    def flush(index: int) -> None:
-        part = pending.pop(index, [])
-        for first in range(0, len(part), max_batch):
-            piece = part[first : first + max_batch]
-            shards[index].upsert(
-                ids=[c.id for c, _ in piece],
-                embeddings=np.vstack([v for _, v in piece]),
-                documents=[c.text for c, _ in piece],
-                metadatas=[c.metadata for c, _ in piece],
-            )
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _embed_and_upsert(
+    shards: list[Collection],
+    embedder: Embedder,
+    chunks: list[Chunk],
+    stored_text: dict[str, tuple[int, str]],
+    *,
+    progress: bool,
+) -> None:
+    """Give every chunk a vector and upsert it, one batch of distinct texts at a time.
+
+    Each distinct text gets one vector: from a stored chunk holding the same text when there is one,
+    else from the model, once however many chunks share it (templated emails, "Quick and helpful."
+    survey comments: on the sample portfolio 11k chunks hold 1.7k distinct texts). A batch's chunks are
+    upserted right after its texts are embedded, so an interruption loses at most the batch in flight.
+    """
+    if not chunks:
+        return
+    sharing: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        sharing.setdefault(chunk.text, []).append(chunk)
+    reuse = [text for text in sharing if text in stored_text]
+    # Similar lengths side by side: the encoder pads each batch to its longest text.
+    fresh = sorted((text for text in sharing if text not in stored_text), key=len)
+    max_batch = min(_max_batch(shards[0]), _UPSERT_BATCH)
+    bar = _Bar(len(chunks), show=progress)
+
+    def upsert(texts: Sequence[str], vectors: Any) -> None:
+        pending: dict[int, list[tuple[Chunk, Any]]] = {}
+        for text, vector in zip(texts, vectors, strict=True):
+            for chunk in sharing[text]:
+                pending.setdefault(shard_of(str(chunk.metadata["account_id"])), []).append((chunk, vector))
+        for index, part in sorted(pending.items()):
+            for first in range(0, len(part), max_batch):
+                piece = part[first : first + max_batch]
+                shards[index].upsert(
+                    ids=[c.id for c, _ in piece],
+                    embeddings=np.vstack([v for _, v in piece]),
+                    documents=[c.text for c, _ in piece],
+                    metadatas=[c.metadata for c, _ in piece],
+                )
+                bar.advance(len(piece))
 
     try:
-        for start in range(0, len(texts), _EMBED_BATCH):
-            batch = texts[start : start + _EMBED_BATCH]
-            vectors = np.asarray(embedder.embed_documents(batch), dtype=np.float32)
-            for text, vector in zip(batch, vectors, strict=True):
-                for chunk in sharing[text]:
-                    index = shard_of(str(chunk.metadata["account_id"]))
-                    pending.setdefault(index, []).append((chunk, vector))
-                    if len(pending[index]) >= _UPSERT_BATCH:
-                        flush(index)
-                if bar is not None:
-                    bar.advance(task, len(sharing[text]))
-        for index in list(pending):
-            flush(index)
+        for start in range(0, len(reuse), _REUSE_BATCH):
+            batch = reuse[start : start + _REUSE_BATCH]
+            upsert(batch, _stored_vectors(shards, [stored_text[text] for text in batch]))
+        for start in range(0, len(fresh), _EMBED_BATCH):
+            batch = fresh[start : start + _EMBED_BATCH]
+            upsert(batch, np.asarray(embedder.embed_documents(batch), dtype=np.float32))
     finally:
-        if bar is not None:
-            bar.stop()
+        bar.stop()
+
+
+def _stored_vectors(shards: list[Collection], where: Sequence[tuple[int, str]]) -> Any:
+    """The stored vectors of (shard, chunk id) pairs, in order."""
+    found: dict[tuple[int, str], Any] = {}
+    by_shard: dict[int, list[str]] = {}
+    for index, chunk_id in where:
+        by_shard.setdefault(index, []).append(chunk_id)
+    for index, ids in by_shard.items():
+        got = shards[index].get(ids=sorted(set(ids)), include=["embeddings"])
+        vectors = got["embeddings"] if got["embeddings"] is not None else []
+        for chunk_id, vector in zip(got["ids"], vectors, strict=True):
+            found[(index, chunk_id)] = vector
+    return np.asarray([found[key] for key in where], dtype=np.float32)
 
 
 # ------------------------------------------------------------------------------------------------ search
@@ -530,8 +829,14 @@ def search(
     store_path: Path | None = None,
     method: SearchMethod = DEFAULT_METHOD,
     embedder: Embedder | None = None,
+    ensure_indexed: bool = True,
 ) -> list[Hit]:
-    """The `k` best pieces of one account's evidence dated on or before `as_of`: best first, one per id."""
+    """The `k` best pieces of one account's evidence dated on or before `as_of`: best first, one per id.
+
+    With `portfolio`, a store that no finished ingest of that portfolio's files vouches for (interrupted,
+    filled account by account by `brief`, or built from other files) first gets this account's missing
+    text (`ingest_account`); `ensure_indexed=False` skips that for a caller that has just done it.
+    """
     if not query or not query.strip():
         raise InputError("search: the query is empty")
     if k < 1:
@@ -543,6 +848,8 @@ def search(
     collection = _open_shard(path, embedder, account_id)
     if collection is None:
         raise InputError(f"no evidence store at {path}: run `riskbrief ingest --data DIR` first")
+    if portfolio is not None and ensure_indexed and not store_complete(portfolio, store_path=path, embedder=embedder):
+        ingest_account(portfolio, account_id, progress=False, store_path=path, embedder=embedder)
     where = account_filter(account_id, as_of)
     docs = _fetch(collection, where, with_embeddings=method != "bm25")
     if (

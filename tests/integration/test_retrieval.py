@@ -20,11 +20,15 @@ from tools.retrieval import (
     CHUNK_OVERLAP,
     CHUNK_WORDS,
     SHARDS,
+    STATE_FILE,
     _client,
     chunk_spans,
     ingest,
+    ingest_account,
+    read_state,
     search,
     shard_name,
+    store_complete,
 )
 
 AS_OF = date(2026, 11, 20)
@@ -291,3 +295,21 @@ def test_long_texts_chunk_into_verbatim_overlapping_slices() -> None:
     assert all(chunk in text for _, chunk in spans)  # slices of the source: quotes stay verbatim
     assert spans[1][0] == CHUNK_WORDS - CHUNK_OVERLAP and spans[-1][1].endswith("w499")
     assert chunk_spans("a short note") == [(0, "a short note")]
+
+
+def test_a_store_without_a_state_file_is_checked_per_account_not_embedded_again(
+    tmp_path: Path, embedder: CountingEmbedder
+) -> None:
+    # A store built before the state file existed (or whose ingest was interrupted): searching with the
+    # portfolio checks the account's rows against it, finds them unchanged and embeds nothing.
+    portfolio = make_portfolio(tmp_path / "p")
+    store = tmp_path / "store"
+    ingest(portfolio, progress=False, store_path=store, embedder=embedder)
+    assert store_complete(portfolio, store_path=store, embedder=embedder)
+    (store / STATE_FILE).unlink()
+    assert read_state(store) is None and not store_complete(portfolio, store_path=store, embedder=embedder)
+    embedder.embedded = 0
+    hits = search("A-1", "competitor", as_of=AS_OF, store_path=store, embedder=embedder, portfolio=portfolio)
+    assert hits[0].id == "note:N-1" and embedder.embedded == 0
+    report = ingest_account(portfolio, "A-1", store_path=store, embedder=embedder)
+    assert (report.evidence, report.unchanged, report.embedded, report.removed) == (4, 4, 0, 0)

@@ -11,18 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tools.embeddings as embeddings
 from tools.embeddings import (
     MINILM_MODEL_NAME,
     MiniLMEmbeddingFunction,
     MiniLMEncoder,
+    OnnxMiniLMEncoder,
     OpenAIEmbeddingFunction,
+    _pb_varint,
     default_embedder,
+    embed_runtime,
     erf,
     gelu,
     minilm_model_dir,
     read_safetensors,
 )
-from tools.errors import DependencyError
+from tools.errors import DependencyError, InputError
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +131,61 @@ def test_openai_embeddings_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(chosen, OpenAIEmbeddingFunction)
     assert chosen.model_name == "openai/text-embedding-3-large"
     assert chosen.get_config() == {"model": "text-embedding-3-large", "base_url": "http://localhost:9/v1"}
+
+
+# ------------------------------------------------------------------------------------ onnxruntime
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(encoder: MiniLMEncoder) -> OnnxMiniLMEncoder:
+    return OnnxMiniLMEncoder(encoder)
+
+
+def test_onnxruntime_gives_the_numpy_vectors_to_1e_5(encoder: MiniLMEncoder, onnx_encoder: OnnxMiniLMEncoder) -> None:
+    # Short, padded-in-a-batch, long (truncated at 256 tokens) and empty-ish texts, in one call and alone.
+    texts = [
+        "The new movie is awesome",
+        "Renewal at risk: budget cut. The champion left and the exports keep timing out for large teams.",
+        " ".join(["renewal"] * 600),
+        "ok",
+        *[f"Ticket {i}: the dashboard still shows last week's numbers" for i in range(70)],  # two batches
+    ]
+    together = onnx_encoder.encode(texts)
+    assert together.shape == (len(texts), 384) and together.dtype == np.float32
+    assert np.abs(together - encoder.encode(texts)).max() <= 1e-5
+    np.testing.assert_allclose(onnx_encoder.encode(texts[:1])[0], together[0], atol=1e-5)
+    assert onnx_encoder.max_difference() <= 1e-5
+    assert onnx_encoder.encode([]).shape == (0, 384)
+
+
+def test_onnx_model_is_built_from_the_bundled_weights_without_the_onnx_package() -> None:
+    assert _pb_varint(1) == b"\x01" and _pb_varint(300) == b"\xac\x02"  # protobuf's documented examples
+    assert len(_pb_varint(-1)) == 10  # negative int64: two's complement, as protobuf writes it
+    model = embeddings.minilm_onnx()
+    assert 80e6 < len(model) < 100e6  # the float32 weights, once
+
+
+def test_runtime_choice(monkeypatch: pytest.MonkeyPatch, onnx_encoder: OnnxMiniLMEncoder) -> None:
+    assert embed_runtime() == "auto"
+    monkeypatch.setenv("RISKBRIEF_EMBED_RUNTIME", "tpu")
+    with pytest.raises(InputError, match="RISKBRIEF_EMBED_RUNTIME"):
+        embed_runtime()
+    monkeypatch.delenv("RISKBRIEF_EMBED_RUNTIME")
+    monkeypatch.setattr(embeddings, "_ONNX_MIN_TEXTS", 3)
+
+    auto = MiniLMEmbeddingFunction()
+    assert auto._encoder_for(2) is auto.encoder and auto._onnx is None  # a few texts: no session is built
+    auto._onnx = onnx_encoder  # (as a bulk call would have built it; one per module keeps the suite fast)
+    assert auto._encoder_for(3) is onnx_encoder and auto._encoder_for(1) is onnx_encoder  # then for all
+    assert auto.model_name == MINILM_MODEL_NAME  # one model, whichever runtime: stores stay compatible
+
+    numpy_only = MiniLMEmbeddingFunction(runtime="numpy")
+    assert numpy_only._encoder_for(1000) is numpy_only.encoder and numpy_only._onnx is None
+
+    # A runtime that does not reproduce the numpy vectors is not used in "auto", and is an error when forced.
+    monkeypatch.setattr(embeddings, "_ONNX_TOLERANCE", -1.0)
+    fallback = MiniLMEmbeddingFunction()
+    assert fallback._encoder_for(3) is fallback.encoder and "differ" in str(fallback._onnx_failed)
+    fallback.runtime = "onnx"
+    with pytest.raises(DependencyError, match="RISKBRIEF_EMBED_RUNTIME=onnx: onnxruntime vectors differ"):
+        fallback.embed_documents(["a"])
