@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from tools import workspace
-from tools.alerts import AlertStore
-from tools.config import Config, load_config
 from tools.errors import InputError, RiskbriefError
-from tools.portfolio import Portfolio, load_portfolio
 from tools.registry import REGISTRY, describe
+
+# Heavy modules (polars, pydantic models, LangGraph, the vector store, evals) are imported inside the
+# commands that use them, so `--help`, `--version` and the light commands start quickly.
+if TYPE_CHECKING:
+    from tools.config import Config
+    from tools.portfolio import Portfolio
 
 # Piped output is read in files and CI logs: give tables room instead of the 80-column default.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
@@ -78,6 +82,18 @@ ConfigOpt = Annotated[
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("riskbrief")
+        except PackageNotFoundError:
+            v = "unknown"
+        out.print(f"riskbrief {v}", markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     home: Annotated[
@@ -91,6 +107,10 @@ def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="On an internal error, print the traceback (also RISKBRIEF_DEBUG=1).")
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True),
+    ] = False,
 ) -> None:
     global _debug
     _debug = debug
@@ -98,13 +118,23 @@ def _root(
         workspace.set_home(home)
 
 
+_YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+FIRST_YEAR, LAST_YEAR = 1900, 2100  # as tools.config.FIRST_DATE / LAST_DATE (not imported: it loads pydantic)
+
+
 def parse_date(value: str | None, option: str = "--as-of") -> date | None:
+    """A date option: exactly YYYY-MM-DD with a year in 1900..2100, else InputError (exit 2)."""
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        if not _YMD.fullmatch(value):
+            raise ValueError
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{option}: '{value}' is not a date (expected YYYY-MM-DD)") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise InputError(f"{option}: '{value}' is out of range (years {FIRST_YEAR}–{LAST_YEAR})")
+    return parsed
 
 
 def resolve_data(value: str | None) -> Path:
@@ -121,6 +151,9 @@ def open_portfolio(
     data: str | None, as_of: str | None, config_file: Path | None = None
 ) -> tuple[Portfolio, Config, date]:
     """Config, as-of date and the portfolio as of that date: the start of every data command."""
+    from tools.config import load_config
+    from tools.portfolio import load_portfolio
+
     root = resolve_data(data)
     config = load_config(root if root.is_dir() else None, config_file)
     when = parse_date(as_of) or config.as_of or date.today()
@@ -143,6 +176,7 @@ def queue(
 ) -> None:
     """The ranked risk queue: accounts with active signals, highest risk first, each with its evidence."""
     from agent.render import limits_note, not_evaluated_note, queue_table
+    from tools.alerts import AlertStore
     from tools.scoring import build_queue
 
     portfolio, config, when = open_portfolio(data, as_of, config_file)
@@ -184,6 +218,8 @@ def digest(
 ) -> None:
     """One CSM's digest: new, escalated and resolved alerts since their last digest, and the trend."""
     from agent.render import digest_markdown, digest_view
+    from tools.alerts import AlertStore
+    from tools.config import load_config
     from tools.digest import build_digest
 
     if not csm:
@@ -220,6 +256,8 @@ def ack(
     on: Annotated[str | None, typer.Option(help="Date of acknowledgement (default today).")] = None,
 ) -> None:
     """Acknowledge an account's alerts: they stop coming back as reminders until something changes."""
+    from tools.alerts import AlertStore
+
     if signal is not None and signal not in REGISTRY:
         raise InputError(f"--signal: unknown signal '{signal}' (see `riskbrief signals`)")
     store = AlertStore(workspace.sqlite_path("alerts.sqlite"))
@@ -233,6 +271,8 @@ def ack(
 def signals(config_file: ConfigOpt = None, data: DataOpt = None) -> None:
     """The signal registry: every signal, when it fires (with the thresholds in force) and its evidence."""
     from rich.table import Table
+
+    from tools.config import load_config
 
     root = resolve_data(data) if data else None
     config = load_config(root, config_file)

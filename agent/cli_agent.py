@@ -71,12 +71,9 @@ def _set_home(home: Path | None) -> None:
 
 
 def _parse_date(value: str | None, option: str = "--as-of") -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option}: '{shown(value)}' is not a date (expected YYYY-MM-DD)") from None
+    from agent.cli import parse_date  # one strict parser: YYYY-MM-DD, years 1900..2100
+
+    return parse_date(value, option)
 
 
 def _data_dir(value: str | None) -> Path:
