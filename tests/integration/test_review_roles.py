@@ -384,7 +384,7 @@ def test_outcome_and_report(
         for k in REPORT_KEYS - {"unresolved_risk_reasons", "median_hours_to_decision", "decision_packet_rate"}
     )
 
-    code, out, _ = riskbrief("report", "--since", "2999-01-01", "--format", "json", capsys=capsys)
+    code, out, _ = riskbrief("report", "--since", "2099-01-01", "--format", "json", capsys=capsys)
     assert json.loads(out)["accounts_reviewed"] == 0
     code, out, _ = riskbrief("report", "--format", "md", capsys=capsys)
     assert "| accounts reviewed | 2 |" in out and "| false positives | 2 |" in out
