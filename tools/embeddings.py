@@ -557,7 +557,7 @@ class OnnxMiniLMEncoder:
 
 EmbedRuntime = Literal["auto", "numpy", "onnx"]
 # Below this many texts in one call the numpy encoder runs even in "auto": building the onnxruntime
-# session (~1 s) would cost more than it saves. Ingest embeds 256 distinct texts a call.
+# session (~1 s) would cost more than it saves. Ingest embeds up to 1024 distinct texts a call.
 _ONNX_MIN_TEXTS = 256
 
 

@@ -58,7 +58,9 @@ CHUNK_WORDS = 180  # ~240 tokens: stays inside the embedding model's 256-token w
 CHUNK_OVERLAP = 40
 # Part of every content hash: a new chunking or metadata layout re-indexes on the next ingest.
 _LAYOUT = f"v3,words={CHUNK_WORDS},overlap={CHUNK_OVERLAP}"
-_EMBED_BATCH = 256  # distinct texts embedded, then upserted, at a time: the most an interruption loses
+# Distinct texts embedded, then upserted, at a time: the most an interruption loses. 1024 rather than 256
+# ingests the sample 20% faster (13.7 s vs 16.9 s): fuller encoder batches, larger upserts per shard.
+_EMBED_BATCH = 1024
 _REUSE_BATCH = 1024
 _UPSERT_BATCH = 512
 _RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.); damps the weight of top ranks
@@ -395,7 +397,7 @@ class StoreState(BaseModel):
     """
 
     complete: bool
-    fingerprint: str = Field(description="portfolio_fingerprint of the portfolio ingested")
+    fingerprint: str = Field(description="portfolio_fingerprint of the files ingested; empty when too fresh")
     model: str
     layout: str
     evidence: int = 0
@@ -403,12 +405,23 @@ class StoreState(BaseModel):
     updated: str = ""
 
 
-def portfolio_fingerprint(portfolio: Portfolio) -> str:
+# A file modified this recently may be modified again within the file system's timestamp granularity at
+# the same size, and its fingerprint could not tell the two versions apart: a few ms on ext4, APFS or
+# NTFS; whole seconds on HFS+ and FAT, which keep no sub-second part.
+_SETTLED_S, _SETTLED_COARSE_S = 0.1, 2.0
+
+
+def portfolio_fingerprint(portfolio: Portfolio) -> str | None:
     """The identity of a portfolio's files: its folder and each CSV's name, size and modification time.
-    Reads no file, so it costs microseconds; any edit (even one that changes no text) gives a new one."""
+    Reads no file, so it costs microseconds; any edit (even one that changes no text) gives a new one.
+    None while a file is too fresh to tell from a next edit (_SETTLED_S): such files are never vouched for."""
     root = portfolio.root.resolve()
-    files = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(root.glob("*.csv")) if p.is_file()]
-    return hashlib.sha256(json.dumps([str(root), files]).encode()).hexdigest()[:32]
+    files = [(p.name, p.stat()) for p in sorted(root.glob("*.csv")) if p.is_file()]
+    coarse = all(stat.st_mtime_ns % 1_000_000_000 == 0 for _, stat in files)
+    if any(stat.st_mtime > time.time() - (_SETTLED_COARSE_S if coarse else _SETTLED_S) for _, stat in files):
+        return None
+    listing = [[name, stat.st_size, stat.st_mtime_ns] for name, stat in files]
+    return hashlib.sha256(json.dumps([str(root), listing]).encode()).hexdigest()[:32]
 
 
 def read_state(store_path: Path | None = None) -> StoreState | None:
@@ -433,13 +446,13 @@ def _write_state(path: Path, state: StoreState) -> None:
 
 
 def _mark(
-    path: Path, embedder: Embedder, fingerprint: str, *, complete: bool, evidence: int = 0, chunks: int = 0
+    path: Path, embedder: Embedder, fingerprint: str | None, *, complete: bool, evidence: int = 0, chunks: int = 0
 ) -> None:
     _write_state(
         path,
         StoreState(
             complete=complete,
-            fingerprint=fingerprint,
+            fingerprint=fingerprint or "",  # "": files too fresh to vouch for (see portfolio_fingerprint)
             model=embedder.model_name,
             layout=_LAYOUT,
             evidence=evidence,
@@ -451,11 +464,13 @@ def _mark(
 def store_complete(portfolio: Portfolio, *, store_path: Path | None = None, embedder: Embedder | None = None) -> bool:
     """True when a full ingest of exactly these portfolio files finished in the store, with this embedding
     model and chunk layout, and nothing changed it since: every account's text is then in it."""
-    state = read_state(store_path)
-    if state is None or not state.complete or state.layout != _LAYOUT:
+    return _vouches(read_state(store_path), portfolio_fingerprint(portfolio), embedder or default_embedder())
+
+
+def _vouches(state: StoreState | None, fingerprint: str | None, embedder: Embedder) -> bool:
+    if state is None or not state.complete or state.layout != _LAYOUT or state.model != embedder.model_name:
         return False
-    model = (embedder or default_embedder()).model_name
-    return state.model == model and state.fingerprint == portfolio_fingerprint(portfolio)
+    return fingerprint is not None and state.fingerprint == fingerprint
 
 
 # -------------------------------------------------------------------------------------- ingest: plan
@@ -580,7 +595,8 @@ def ingest(
     The store mirrors the last ingested portfolio: evidence absent from it is removed. Resumable: each
     batch of texts is upserted as soon as it is embedded, so an interrupted run leaves every chunk it
     wrote complete, and the next run embeds only what is still missing. The store's state file says
-    `complete` only after the last write (see StoreState).
+    `complete` only after the last write (see StoreState); a run on the very files a finished run read
+    (portfolio_fingerprint) returns at once.
     """
     started = time.perf_counter()
     path = store_path or workspace.chroma_path()
@@ -590,6 +606,11 @@ def ingest(
         _client(path)  # creates the folder
         _mark(path, embedder, fingerprint, complete=False)
     shards = _open_all(path, embedder, rebuild=rebuild)
+    state = read_state(path)
+    if not rebuild and state is not None and _vouches(state, fingerprint, embedder):
+        # The last ingest finished on these very files: nothing to compare (minutes at 2M chunks).
+        plan = _Plan(evidence=state.evidence, chunks=state.chunks, unchanged=state.evidence)
+        return _report(path, embedder, plan, started)
     held = _existing(shards)
     reading = _Bar(portfolio.accounts.height, show=progress, label="Reading evidence  ")
     try:

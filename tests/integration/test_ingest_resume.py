@@ -108,6 +108,13 @@ def make_portfolio(root: Path, accounts: int = 6, notes_per_account: int = 7) ->
         for a in ids
     ]
     write_csv(root / "tickets.csv", tickets)
+    return settled(root)
+
+
+def settled(root: Path) -> Path:
+    """Files last modified an hour ago: fresher ones are never vouched for (portfolio_fingerprint)."""
+    for path in root.glob("*.csv"):
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
     return root
 
 
@@ -274,7 +281,7 @@ def test_brief_on_a_fresh_workspace_embeds_only_its_account(home: Path, tiny_por
     stored = snapshot_ids(store)
     visible = {r.evidence_id for r in evidence_rows(load_portfolio(tiny_portfolio, AS_OF), "A-017")}
     assert stored == visible and not any("A-002" in i for i in stored)
-    full = ingest(load_portfolio(tiny_portfolio), progress=False, store_path=store)
+    full = ingest(load_portfolio(settled(tiny_portfolio)), progress=False, store_path=store)
     assert full.unchanged == len(visible) and full.embedded == full.chunks - len(visible)
     assert store_complete(load_portfolio(tiny_portfolio), store_path=store)
 
@@ -319,7 +326,8 @@ def test_a_partial_store_is_completed_for_the_account_searched(tmp_path: Path) -
     notes = data / "notes.csv"
     notes.write_text(notes.read_text(encoding="utf-8").replace("rollout on track", "rollout stalled"), encoding="utf-8")
     changed = load_portfolio(data)
-    assert not store_complete(changed, store_path=store, embedder=HashEmbedder())
+    assert not store_complete(changed, store_path=store, embedder=HashEmbedder())  # a new fingerprint
+    assert not store_complete(load_portfolio(settled(data)), store_path=store, embedder=HashEmbedder())
     hits = search("A-2", "rollout", as_of=AS_OF, portfolio=changed, store_path=store, embedder=HashEmbedder(), k=10)
     assert any("rollout stalled" in h.text for h in hits) and not any("on track" in h.text for h in hits)
     state = read_state(store)  # the store no longer mirrors the files the last full ingest read
@@ -352,3 +360,29 @@ def test_one_account_rows_read_as_in_the_whole_portfolio_at_any_as_of() -> None:
             assert all(everything[r.evidence_id] == r for r in rows)
             expected = {i for i, r in everything.items() if r.account_id == account and (not as_of or r.day <= as_of)}
             assert {r.evidence_id for r in rows} == expected
+
+
+def test_a_finished_ingest_of_the_same_files_is_not_compared_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = make_portfolio(tmp_path / "p")
+    store = tmp_path / "store"
+    first = ingest(load_portfolio(data), progress=False, store_path=store, embedder=HashEmbedder())
+
+    def no_reading(*_: Any) -> None:
+        raise AssertionError("the store was read")
+
+    monkeypatch.setattr(retrieval, "_existing", no_reading)
+    again = ingest(load_portfolio(data), progress=False, store_path=store, embedder=HashEmbedder())
+    assert (again.evidence, again.chunks, again.unchanged, again.embedded) == (
+        first.evidence,
+        first.chunks,
+        first.evidence,
+        0,
+    )
+    # Files modified a moment ago are never vouched for: the same size could hide a second edit.
+    portfolio = load_portfolio(data)
+    (data / "notes.csv").touch()
+    assert retrieval.portfolio_fingerprint(portfolio) is None
+    with pytest.raises(AssertionError, match="the store was read"):
+        ingest(portfolio, progress=False, store_path=store, embedder=HashEmbedder())
