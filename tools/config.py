@@ -103,9 +103,14 @@ class ModelSettings(BaseModel):
 
 
 class StoreSettings(BaseModel):
+    """Where state lives. Embedded by default (a workspace folder of SQLite files and a local Chroma
+    store); a team points `database_url` at Postgres and `chroma_url` at a Chroma server."""
+
     model_config = _STRICT
 
     home: str | None = None
+    database_url: str | None = Field(default=None, pattern=r"^postgres(ql)?://", max_length=2000)
+    chroma_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
 
 
 class Calibration(BaseModel):
@@ -433,6 +438,10 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
         # Relative to the config file, so the same file works from any working directory.
         workspace.set_config_home((path.parent / config.store.home).resolve())
+    if config.store.database_url or config.store.chroma_url:
+        from tools import workspace
+
+        workspace.set_config_servers(config.store.database_url, config.store.chroma_url)
     return config
 
 

@@ -23,6 +23,7 @@ FILE_MODE = 0o600
 
 _override: Path | None = None
 _from_config: Path | None = None
+_servers: dict[str, str | None] = {"database_url": None, "chroma_url": None}
 _secured: set[Path] = set()  # paths made private by this process: each is checked once, not per connection
 
 
@@ -37,6 +38,24 @@ def set_config_home(path: Path | None) -> None:
     RISKBRIEF_HOME says otherwise."""
     global _from_config
     _from_config = path
+
+
+def set_config_servers(database_url: str | None, chroma_url: str | None) -> None:
+    """`[store] database_url` and `[store] chroma_url` from riskbrief.toml; the environment wins."""
+    _servers["database_url"] = database_url
+    _servers["chroma_url"] = chroma_url
+
+
+def database_url() -> str | None:
+    """The team's Postgres (`RISKBRIEF_DATABASE_URL`, else `[store] database_url`), or None for the
+    embedded SQLite files in the workspace."""
+    return os.environ.get("RISKBRIEF_DATABASE_URL") or _servers["database_url"]
+
+
+def chroma_url() -> str | None:
+    """The team's Chroma server (`RISKBRIEF_CHROMA_URL`, else `[store] chroma_url`), or None for the
+    embedded store in the workspace."""
+    return os.environ.get("RISKBRIEF_CHROMA_URL") or _servers["chroma_url"]
 
 
 def home() -> Path:
