@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-from datetime import date
-from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from agent.cli_options import (
+    AsOfOpt,
+    ConfigOpt,
+    DataOpt,
+    HomeOpt,
+    TableMdOrJson,
+    TableMdOrJsonOpt,
+    TableOrJson,
+    TableOrJsonOpt,
+    as_of_date,
+    err,
+    out,
+    parse_date,
+    resolve_data,
+    set_home,
+    today_or,
+)
 from tools import workspace
 from tools.errors import InputError, RiskbriefError
 from tools.registry import REGISTRY, describe
@@ -26,12 +38,13 @@ from tools.registry import REGISTRY, describe
 # Heavy modules (polars, pydantic models, LangGraph, the vector store, evals) are imported inside the
 # commands that use them, so `--help`, `--version` and the light commands start quickly.
 if TYPE_CHECKING:
+    from datetime import date
+    from pathlib import Path
+
     from tools.config import Config
     from tools.portfolio import Portfolio
 
-# Piped output is read in files and CI logs: give tables room instead of the 80-column default.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
-err = Console(stderr=True, highlight=False)
+__all__ = ["app", "main", "parse_date", "resolve_data"]
 
 app = typer.Typer(
     name="riskbrief",
@@ -42,44 +55,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-
-
-class TableOrJson(StrEnum):
-    table = "table"
-    json = "json"
-
-
-class TableMdOrJson(StrEnum):
-    table = "table"
-    md = "md"
-    json = "json"
-
-
-DataOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--data",
-        help="Portfolio directory of CSV files (format: docs/data-format.md); `sample` for the bundled sample.",
-        show_default=False,
-    ),
-]
-AsOfOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        help="Detect as of this date (YYYY-MM-DD); rows dated later are hidden. Default: "
-        "as_of in riskbrief.toml, else today.",
-        show_default=False,
-    ),
-]
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        help="riskbrief.toml to use (default: the one in --data, else ./riskbrief.toml).",
-        show_default=False,
-    ),
-]
 
 
 def _version(value: bool) -> None:
@@ -96,14 +71,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    home: Annotated[
-        Path | None,
-        typer.Option(
-            "--home",
-            help="Workspace folder (store, checkpoints, alerts, events). Default: $RISKBRIEF_HOME, else ./.riskbrief",
-            show_default=False,
-        ),
-    ] = None,
+    home: HomeOpt = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="On an internal error, print the traceback (also RISKBRIEF_DEBUG=1).")
     ] = False,
@@ -114,37 +82,7 @@ def _root(
 ) -> None:
     global _debug
     _debug = debug
-    if home is not None:
-        workspace.set_home(home)
-
-
-_YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-FIRST_YEAR, LAST_YEAR = 1900, 2100  # as tools.config.FIRST_DATE / LAST_DATE (not imported: it loads pydantic)
-
-
-def parse_date(value: str | None, option: str = "--as-of") -> date | None:
-    """A date option: exactly YYYY-MM-DD with a year in 1900..2100, else InputError (exit 2)."""
-    if value is None:
-        return None
-    try:
-        if not _YMD.fullmatch(value):
-            raise ValueError
-        parsed = date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option}: '{value}' is not a date (expected YYYY-MM-DD)") from None
-    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        raise InputError(f"{option}: '{value}' is out of range (years {FIRST_YEAR}–{LAST_YEAR})")
-    return parsed
-
-
-def resolve_data(value: str | None) -> Path:
-    if value is None:
-        raise InputError("--data DIR is required (a portfolio folder; `--data sample` uses the bundled sample)")
-    if value == "sample":
-        from tools.sample import portfolio_dir
-
-        return portfolio_dir()
-    return Path(value)
+    set_home(home)
 
 
 def open_portfolio(
@@ -156,22 +94,20 @@ def open_portfolio(
 
     root = resolve_data(data)
     config = load_config(root if root.is_dir() else None, config_file)
-    when = parse_date(as_of) or config.as_of or date.today()
+    when = as_of_date(as_of, config)
     with err.status(f"Loading portfolio {root} …"):
         portfolio = load_portfolio(root, when)
     return portfolio, config, when
 
 
-@app.command()
 def queue(
     data: DataOpt = None,
     as_of: AsOfOpt = None,
     csm: Annotated[str | None, typer.Option(help="Only this CSM's accounts.")] = None,
     top: Annotated[int | None, typer.Option(help="Show the first N accounts.", min=1)] = None,
-    fmt: Annotated[
-        TableOrJson, typer.Option("--format", help="table for people, json for scripts.")
-    ] = TableOrJson.table,
+    fmt: TableOrJsonOpt = TableOrJson.table,
     config_file: ConfigOpt = None,
+    home: HomeOpt = None,
     record: Annotated[bool, typer.Option(help="Record alerts in the workspace (suppresses repeats next run).")] = True,
 ) -> None:
     """The ranked risk queue: accounts with active signals, highest risk first, each with its evidence."""
@@ -179,6 +115,7 @@ def queue(
     from tools.alerts import AlertStore
     from tools.scoring import build_queue
 
+    set_home(home)
     portfolio, config, when = open_portfolio(data, as_of, config_file)
     with err.status("Detecting signals and ranking …"):
         entries = build_queue(portfolio, config, when, csm=csm)
@@ -208,13 +145,13 @@ def queue(
     out.print(limits_note())
 
 
-@app.command()
 def digest(
     data: DataOpt = None,
     csm: Annotated[str | None, typer.Option(help="The CSM whose digest to write.", show_default=False)] = None,
     as_of: AsOfOpt = None,
-    fmt: Annotated[TableMdOrJson, typer.Option("--format", help="table, md or json.")] = TableMdOrJson.table,
+    fmt: TableMdOrJsonOpt = TableMdOrJson.table,
     config_file: ConfigOpt = None,
+    home: HomeOpt = None,
 ) -> None:
     """One CSM's digest: new, escalated and resolved alerts since their last digest, and the trend."""
     from agent.render import digest_markdown, digest_view
@@ -222,11 +159,12 @@ def digest(
     from tools.config import load_config
     from tools.digest import build_digest
 
+    set_home(home)
     if not csm:
         raise InputError("--csm NAME is required (the owner in accounts.csv's csm_owner column)")
     root = resolve_data(data)
     config = load_config(root if root.is_dir() else None, config_file)
-    when = parse_date(as_of) or config.as_of or date.today()
+    when = as_of_date(as_of, config)
     store = AlertStore(workspace.sqlite_path("alerts.sqlite"))
     with err.status("Building digest …"):
         d = build_digest(root, config, when, csm, store)
@@ -249,25 +187,25 @@ def digest(
         out.print(digest_view(d))
 
 
-@app.command()
 def ack(
     account_id: Annotated[str, typer.Argument(help="The account whose alerts to acknowledge.")],
     signal: Annotated[str | None, typer.Option(help="Only this signal.")] = None,
     on: Annotated[str | None, typer.Option(help="Date of acknowledgement (default today).")] = None,
+    home: HomeOpt = None,
 ) -> None:
     """Acknowledge an account's alerts: they stop coming back as reminders until something changes."""
     from tools.alerts import AlertStore
 
+    set_home(home)
     if signal is not None and signal not in REGISTRY:
         raise InputError(f"--signal: unknown signal '{signal}' (see `riskbrief signals`)")
     store = AlertStore(workspace.sqlite_path("alerts.sqlite"))
-    changed = store.acknowledge(account_id, signal, parse_date(on, "--on") or date.today())
+    changed = store.acknowledge(account_id, signal, today_or(on, "--on"))
     if not changed:
         raise InputError(f"no active alert for account '{account_id}'{' and ' + signal if signal else ''}")
     out.print(f"Acknowledged {changed} alert(s) on {account_id}.")
 
 
-@app.command()
 def signals(config_file: ConfigOpt = None, data: DataOpt = None) -> None:
     """The signal registry: every signal, when it fires (with the thresholds in force) and its evidence."""
     from rich.table import Table
@@ -291,21 +229,35 @@ def signals(config_file: ConfigOpt = None, data: DataOpt = None) -> None:
     out.print(table)
 
 
-def _register_optional() -> None:
-    """Commands that live beside this module (store, agent, evals)."""
-    import importlib
+def _register() -> None:
+    """Every command, in one place. The modules hold the commands' bodies; their heavy imports happen
+    inside the commands, so registering them costs little at start-up."""
+    from agent import cli_agent, cli_eval, cli_store
+    from tools import importers
 
-    for name in ("agent.cli_store", "agent.cli_agent", "agent.cli_eval", "tools.importers"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(app)
+    for name, command in (
+        ("demo", cli_agent.demo),
+        ("queue", queue),
+        ("digest", digest),
+        ("ack", ack),
+        ("signals", signals),
+        ("ingest", cli_store.ingest_command),
+        ("search", cli_store.search_command),
+        ("brief", cli_agent.brief),
+        ("serve", cli_agent.serve),
+        ("outcome", cli_agent.outcome),
+        ("report", cli_agent.report),
+        ("eval", cli_eval.eval_command),
+        ("backtest", cli_eval.backtest_command),
+        ("calibrate", cli_eval.calibrate_command),
+        ("import", importers.import_command),
+    ):
+        app.command(name)(command)
+    for name, group in (("review", cli_agent.review_app), ("reviewers", cli_agent.reviewers_app)):
+        app.add_typer(group, name=name)
 
 
-_register_optional()
+_register()
 
 
 _debug = False  # `--debug`: an internal error prints its traceback

@@ -15,10 +15,25 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from agent.cli_options import (
+    AsOfOpt,
+    ConfigOpt,
+    DataOpt,
+    HomeOpt,
+    MdOrJson,
+    MdOrJsonOpt,
+    TableOrJson,
+    TableOrJsonOpt,
+    as_of_date,
+    data_dir,
+    out,
+    parse_date,
+    set_home,
+)
 from tools import workspace
 from tools.errors import InputError, shown
 
@@ -29,16 +44,8 @@ if TYPE_CHECKING:
     from tools.evidence import EvidenceRecord
 
 CHECKPOINTS = "checkpoints.sqlite"
-
-
-class BriefFormat(StrEnum):
-    md = "md"
-    json = "json"
-
-
-class ListFormat(StrEnum):
-    table = "table"
-    json = "json"
+BRIEF_WAIT = 600
+"""Seconds a `brief` run waits for another drafting the same account and day (a model call can be slow)."""
 
 
 class TriageChoice(StrEnum):
@@ -49,10 +56,6 @@ class TriageChoice(StrEnum):
     dismiss = "dismiss"
 
 
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", help="Workspace folder (default: $RISKBRIEF_HOME, else ./.riskbrief).", show_default=False),
-]
 TokenOpt = Annotated[
     str | None,
     typer.Option(
@@ -65,30 +68,6 @@ TokenOpt = Annotated[
 ]
 
 
-def _set_home(home: Path | None) -> None:
-    if home is not None:
-        workspace.set_home(home)
-
-
-def _parse_date(value: str | None, option: str = "--as-of") -> date | None:
-    from agent.cli import parse_date  # one strict parser: YYYY-MM-DD, years 1900..2100
-
-    return parse_date(value, option)
-
-
-def _data_dir(value: str | None) -> Path:
-    if value is None:
-        raise InputError("--data DIR is required (a portfolio folder; `--data sample` uses the bundled sample)")
-    if value == "sample":
-        from tools.sample import portfolio_dir
-
-        return portfolio_dir()
-    path = Path(value)
-    if not path.is_dir():
-        raise InputError(f"{path}: not a portfolio directory (expected a folder of CSV files)")
-    return path
-
-
 # ---------------------------------------------------------------------------------- the steps, no CLI
 
 
@@ -99,6 +78,10 @@ class BriefRun:
     review_id: str
     brief: RiskBrief
     seconds: float
+    reused: bool = False
+    """The account's pending review for this as-of date, returned instead of a new draft."""
+    superseded: list[str] = field(default_factory=list)
+    """Pending reviews this fresh draft superseded."""
 
 
 def default_context(data_dir: Path | None, config_file: Path | None = None, *, offline: bool = False) -> AgentContext:
@@ -118,27 +101,58 @@ def run_brief(
     config_file: Path | None = None,
     context: AgentContext | None = None,
     review_id: str | None = None,
+    pending: Literal["draft", "reuse", "fresh"] = "draft",
 ) -> BriefRun:
-    """Run the graph for one account up to the review interrupt; the state is checkpointed in the workspace."""
+    """Run the graph for one account up to the review interrupt; the state is checkpointed in the workspace
+    (or the team's Postgres).
+
+    `pending` says what an existing pending review of the account for the same as-of date does: "draft"
+    ignores it (a new review beside it); "reuse" returns it (`BriefRun.reused`) without drafting, so an
+    account keeps one pending review per day (`riskbrief brief`); "fresh" drafts anew and, once the new
+    review is registered, marks the old one superseded by it. "reuse" and "fresh" hold a lock on the
+    account and day while they run: concurrent runs, from any process or machine, wait and find the first."""
     from agent.brief import RiskBrief
     from agent.config import new_review_id
-    from agent.graph import sqlite_graph
+    from agent.graph import checkpointed_graph
     from agent.state import InputState
 
     started = time.perf_counter()
     context = context or default_context(data_dir, config_file)
     review_id = review_id or new_review_id(account_id)
     config: Any = {"configurable": {"thread_id": review_id}}
-    with sqlite_graph(workspace.sqlite_path(CHECKPOINTS)) as graph:
-        start = InputState(
-            account_id=account_id,
-            data_dir=str(data_dir),
-            as_of=as_of.isoformat() if as_of else None,
-            config_file=str(config_file) if config_file else None,
-        )
-        graph.invoke(start, config, context=context)
-        values = graph.get_state(config).values
-    return BriefRun(review_id, RiskBrief.model_validate(values["brief"]), time.perf_counter() - started)
+
+    def draft() -> BriefRun:
+        with checkpointed_graph() as graph:
+            start = InputState(
+                account_id=account_id,
+                data_dir=str(data_dir),
+                as_of=as_of.isoformat() if as_of else None,
+                config_file=str(config_file) if config_file else None,
+            )
+            graph.invoke(start, config, context=context)
+            values = graph.get_state(config).values
+        return BriefRun(review_id, RiskBrief.model_validate(values["brief"]), time.perf_counter() - started)
+
+    if pending == "draft":
+        return draft()
+    from agent import review
+    from tools import db
+    from tools.config import load_config
+
+    day = (as_of or load_config(data_dir, config_file).as_of or context.now().date()).isoformat()
+    with db.exclusive(f"brief:{account_id}:{day}", timeout=BRIEF_WAIT):
+        found = review.pending_review(account_id, day)
+        if found is not None and pending == "reuse":
+            kept = review.stored_brief(found.review_id) or load_review(found.review_id).brief
+            return BriefRun(found.review_id, kept, time.perf_counter() - started, reused=True)
+        if found is not None and found.status == "deciding":
+            raise review.ReviewConflict(
+                f"review {found.review_id} of {account_id} as of {day} is being decided: "
+                "a fresh draft can follow its decision"
+            )
+        run = draft()
+        run.superseded = review.supersede_pending(account_id, day, run.review_id)
+        return run
 
 
 @dataclass
@@ -215,15 +229,42 @@ def decide_review(
     deciders can't both act; run the graph's apply and event steps, each keyed by the review and
     checkpointed before the next starts; then, last, mark the review approved or rejected. A crash at
     any step leaves the review 'deciding', and any later decide finishes *that* decision without
-    applying or logging anything twice. A decided review refuses further decisions (InputError naming
-    who decided and when), also a different decision that arrives while the first is half-done.
+    applying or logging anything twice. A decided review refuses further decisions (ReviewConflict, an
+    InputError naming who decided and when: exit 2, HTTP 409), also a different decision that arrives while
+    the first is half-done. Deciders of one review take turns (`tools.db.exclusive`, across processes and
+    machines sharing the store), so of two concurrent decides one applies and the other is refused.
 
     A review whose graph runs elsewhere (its checkpoints are not in this workspace: `langgraph dev`) is
     decided from the store with the same steps; its review node, when that graph is resumed, picks the
     decision up from the store and applies nothing twice.
     """
+    from agent.config import AgentContext
+    from agent.review import ReviewConflict, get_review, validate_decision
+    from tools import db
+
+    row = get_review(review_id)
+    if row.status not in ("awaiting_review", "deciding"):
+        raise ReviewConflict(row.decided_message())
+    paused = load_review(review_id)
+    validate_decision(paused.brief, decision, evidence=paused.evidence, require_ack=require_ack)
+    context = context or AgentContext()
+    config: Any = {"configurable": {"thread_id": review_id}}
+    # One decider of this review at a time, on any machine (released if it dies): a second one waits, then
+    # finds the review decided (ReviewConflict) or, if the first died part-way, finishes its decision.
+    with db.exclusive(f"decide:{review_id}"):
+        return _decide_claimed(review_id, decision, paused, context, config)
+
+
+def _decide_claimed(
+    review_id: str, decision: ReviewDecision, paused: PausedReview, context: AgentContext, config: Any
+) -> DecideResult:
+    """`decide_review`'s steps, under its lock: claim (or take over a stopped claim), apply, finish."""
+    from langgraph.types import Command
+
     from agent import reviewers
+    from agent.graph import checkpointed_graph
     from agent.review import (
+        ReviewConflict,
         ReviewDecision,
         claim_review,
         crash_point,
@@ -231,28 +272,16 @@ def decide_review(
         get_review,
         release_claim,
         unacknowledged,
-        validate_decision,
     )
 
     row = get_review(review_id)
-    if row.status not in ("awaiting_review", "deciding"):
-        raise InputError(row.decided_message())
-    from langgraph.types import Command
-
-    from agent.config import AgentContext
-    from agent.graph import sqlite_graph
-
-    paused = load_review(review_id)
-    validate_decision(paused.brief, decision, evidence=paused.evidence, require_ack=require_ack)
-    context = context or AgentContext()
-    config: Any = {"configurable": {"thread_id": review_id}}
     if row.status == "awaiting_review" and claim_review(review_id, decision):
         pending = decision
         crash_point("claim")
     else:
         row = get_review(review_id)
         if row.status != "deciding" or not row.decision_json:
-            raise InputError(row.decided_message())
+            raise ReviewConflict(row.decided_message())
         # A decide that stopped half-way: finish *its* decision, whoever asks now.
         pending = ReviewDecision.model_validate_json(row.decision_json)
     if not paused.local:
@@ -260,7 +289,7 @@ def decide_review(
         crash_point("checkpoint")
         finish_review(review_id, pending)
         if pending.comparable() != decision.comparable():
-            raise InputError(get_review(review_id).decided_message())
+            raise ReviewConflict(get_review(review_id).decided_message())
         return DecideResult(
             review_id,
             pending,
@@ -270,7 +299,7 @@ def decide_review(
             unacknowledged=unacknowledged(paused.brief, pending) if pending.approved else [],
             graph_elsewhere=True,
         )
-    with sqlite_graph(workspace.sqlite_path(CHECKPOINTS)) as graph:
+    with checkpointed_graph() as graph:
         snapshot = graph.get_state(config)
         # durability="sync": each step's checkpoint is on disk before the next step starts, so a crash
         # leaves the graph at the step it was in and a retry runs that step again (its writes are idempotent).
@@ -292,7 +321,7 @@ def decide_review(
     done = ReviewDecision.model_validate(values["decision"])
     finish_review(review_id, done)
     if done.comparable() != decision.comparable():
-        raise InputError(get_review(review_id).decided_message())
+        raise ReviewConflict(get_review(review_id).decided_message())
     return DecideResult(
         review_id,
         done,
@@ -330,28 +359,48 @@ def decide_command_line(review_id: str, brief: RiskBrief | None = None) -> str:
 
 def brief(
     account_id: Annotated[str, typer.Argument(help="The account to review (accounts.csv account_id).")],
-    data: Annotated[
-        str | None, typer.Option("--data", help="Portfolio directory; `sample` for the bundled one.")
-    ] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="As-of date YYYY-MM-DD.", show_default=False)] = None,
-    fmt: Annotated[BriefFormat, typer.Option("--format", help="md for people, json for scripts.")] = BriefFormat.md,
-    config_file: Annotated[Path | None, typer.Option("--config", help="riskbrief.toml to use.")] = None,
+    data: DataOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: MdOrJsonOpt = MdOrJson.md,
+    config_file: ConfigOpt = None,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Draft anew even if the account has a pending review for this as-of date (which it supersedes).",
+        ),
+    ] = False,
     home: HomeOpt = None,
 ) -> None:
-    """Run the agent for one account up to the review step: prints the draft and its review id."""
+    """Run the agent for one account up to the review step: prints the draft and its review id. An account
+    has one pending review per as-of date: a second run prints that one, unless --fresh."""
     from agent.brief import to_markdown
 
-    _set_home(home)
-    run = run_brief(account_id, _data_dir(data), as_of=_parse_date(as_of), config_file=config_file)
+    set_home(home)
+    run = run_brief(
+        account_id,
+        data_dir(data),
+        as_of=parse_date(as_of),
+        config_file=config_file,
+        pending="fresh" if fresh else "reuse",
+    )
+    if run.reused:
+        typer.echo(
+            f"note: {account_id} already has a pending review for this as-of date ({run.review_id}): shown "
+            "below; --fresh drafts anew and supersedes it",
+            err=True,
+        )
+    if run.superseded:
+        typer.echo(f"note: superseded by this draft: {', '.join(run.superseded)}", err=True)
     drafter = run.brief.drafter
-    if drafter.fallback:
+    if drafter.fallback and not run.reused:
         # The brief is complete (exit 0), but the person should know the model's draft was not used.
         typer.echo(
             f"warning: the model's draft was not used ({drafter.fallback_reason}); the offline drafter wrote "
             f"this brief after {drafter.model_calls} model call(s)",
             err=True,
         )
-    if fmt == BriefFormat.json:
+    if fmt == MdOrJson.json:
         payload = {"review_id": run.review_id, "status": "awaiting_review", "brief": run.brief.model_dump(mode="json")}
         typer.echo(json.dumps(payload, indent=2))
         return
@@ -366,18 +415,17 @@ review_app = typer.Typer(help="The human step: list, show and decide briefs paus
 
 @review_app.command("list")
 def review_list(
-    fmt: Annotated[ListFormat, typer.Option("--format", help="table or json.")] = ListFormat.table,
+    fmt: TableOrJsonOpt = TableOrJson.table,
     home: HomeOpt = None,
 ) -> None:
     """Reviews in the workspace, newest first."""
-    from rich.console import Console
     from rich.table import Table
 
     from agent.review import list_reviews
 
-    _set_home(home)
+    set_home(home)
     rows = list_reviews()
-    if fmt == ListFormat.json:
+    if fmt == TableOrJson.json:
         typer.echo(json.dumps([r.model_dump(exclude={"decision_json"}) for r in rows], indent=2))
         return
     table = Table(title=f"Reviews in {workspace.home()}", title_justify="left", header_style="bold")
@@ -394,24 +442,24 @@ def review_list(
             r.reviewer or "",
         )
     # Piped output lands in files and logs: give the table room instead of 80 columns.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+    console = out
     console.print(table if rows else "No reviews yet: run `riskbrief brief ACCOUNT_ID --data DIR`.")
 
 
 @review_app.command("show")
 def review_show(
     review_id: Annotated[str, typer.Argument(help="The review id printed by `riskbrief brief`.")],
-    fmt: Annotated[BriefFormat, typer.Option("--format", help="md or json.")] = BriefFormat.md,
+    fmt: MdOrJsonOpt = MdOrJson.md,
     home: HomeOpt = None,
 ) -> None:
     """A review's brief and its status."""
     from agent.brief import to_markdown
     from agent.review import event_of, get_review
 
-    _set_home(home)
+    set_home(home)
     row = get_review(review_id)
     current = load_review(review_id).brief
-    if fmt == BriefFormat.json:
+    if fmt == MdOrJson.json:
         payload = {"review_id": review_id, "status": row.status, "brief": current.model_dump(mode="json")}
         typer.echo(json.dumps(payload, indent=2))
         return
@@ -463,7 +511,7 @@ def review_decide(
     from agent.config import utc_now
     from agent.review import ReviewDecision, read_edit_file
 
-    _set_home(home)
+    set_home(home)
     chosen = [name for name, on in (("--approve", approve), ("--reject", reject), ("--edit", edit is not None)) if on]
     if len(chosen) != 1:
         raise InputError("choose exactly one of --approve, --reject, --edit FILE")
@@ -524,7 +572,6 @@ def _decision_notes(result: DecideResult) -> None:
 def demo(home: HomeOpt = None) -> None:
     """The main job on the bundled sample portfolio, offline: the ranked queue, the store, a brief for the
     top account stopped at review, and the command that approves it."""
-    from rich.console import Console
 
     from agent.brief import to_markdown
     from agent.render import queue_table
@@ -534,11 +581,11 @@ def demo(home: HomeOpt = None) -> None:
     from tools.sample import portfolio_dir
     from tools.scoring import build_queue
 
-    _set_home(home)
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+    set_home(home)
+    console = out
     data = portfolio_dir()
     config = load_config(data)
-    as_of = config.as_of or date.today()
+    as_of = as_of_date(None, config)
     entries = build_queue(load_portfolio(data, as_of), config, as_of, top=10)
     if not entries:
         raise InputError(f"{data}: the sample portfolio has no account at risk as of {as_of}")
@@ -599,7 +646,7 @@ def reviewers_add(
     """Add a reviewer and print their sign-in token, once (only its hash is kept)."""
     from agent.reviewers import add_reviewer
 
-    _set_home(home)
+    set_home(home)
     reviewer, token = add_reviewer(name, role.value, accounts_of)
     scope = "every account" if reviewer.role == "manager" else " and ".join(reviewer.covers()) + "'s accounts"
     typer.echo(f"added {reviewer.name} ({reviewer.role}; decides for {scope}) in {workspace.home()}")
@@ -608,15 +655,15 @@ def reviewers_add(
 
 @reviewers_app.command("list")
 def reviewers_list(
-    fmt: Annotated[ListFormat, typer.Option("--format", help="table or json.")] = ListFormat.table,
+    fmt: TableOrJsonOpt = TableOrJson.table,
     home: HomeOpt = None,
 ) -> None:
     """The reviewers of this workspace (never their tokens)."""
     from agent.reviewers import LOCAL_MODE_NOTE, list_reviewers
 
-    _set_home(home)
+    set_home(home)
     rows = list_reviewers()
-    if fmt == ListFormat.json:
+    if fmt == TableOrJson.json:
         typer.echo(json.dumps([r.model_dump() for r in rows], indent=2))
         return
     if not rows:
@@ -635,7 +682,7 @@ def reviewers_remove(
     """Remove a reviewer: their token and browser sessions stop working at once."""
     from agent.reviewers import list_reviewers, remove_reviewer
 
-    _set_home(home)
+    set_home(home)
     remove_reviewer(name)
     left = len(list_reviewers())
     typer.echo(f"removed {shown(name)}" + ("" if left else "; no reviewers left: back to local single-user mode"))
@@ -659,7 +706,7 @@ def outcome(
     from agent.config import utc_now
     from agent.review import Outcome, outcome_review, record_outcome, stored_brief
 
-    _set_home(home)
+    set_home(home)
     if reason is not None and (not reason.isprintable() or len(reason) > 500):
         raise InputError("--reason: at most 500 printable characters")
     row = outcome_review(ref)
@@ -736,8 +783,8 @@ def report(
     unresolved reasons, hours to decision, and the decision-packet rate."""
     from agent.review import build_report
 
-    _set_home(home)
-    when = _parse_date(since, "--since")
+    set_home(home)
+    when = parse_date(since, "--since")
     data = build_report(when.isoformat() if when else None, briefs=report_briefs)
     if fmt == ReportFormat.json:
         typer.echo(json.dumps(data, indent=2))
@@ -764,7 +811,7 @@ def serve(
     from agent.reviewers import LOCAL_MODE_NOTE, team_mode
     from agent.web.app import create_app
 
-    _set_home(home)
+    set_home(home)
     loopback = host in ("127.0.0.1", "localhost", "::1")
     if not team_mode():
         if not loopback:
@@ -781,14 +828,3 @@ def serve(
         )
     typer.echo(f"riskbrief inbox on http://{host}:{port}/ over {workspace.home()} (Ctrl+C to stop)", err=True)
     uvicorn.run(create_app(), host=host, port=port, log_level="warning", proxy_headers=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add `brief`, `review`, `demo`, `serve`, `reviewers`, `outcome` and `report` to the `riskbrief` app."""
-    app.command("brief")(brief)
-    app.add_typer(review_app, name="review")
-    app.command("demo")(demo)
-    app.command("serve")(serve)
-    app.add_typer(reviewers_app, name="reviewers")
-    app.command("outcome")(outcome)
-    app.command("report")(report)

@@ -11,7 +11,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal, cast
 
 from pydantic.json_schema import SkipJsonSchema
@@ -89,7 +89,10 @@ def model_settings(config: Config | None = None, env: Mapping[str, str] | None =
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """Now, by the tool's clock (tools.clock: RISKBRIEF_NOW fixes it)."""
+    from tools import clock
+
+    return clock.now()
 
 
 def new_review_id(account_id: str, token: Callable[[], str] = lambda: secrets.token_hex(4)) -> str:
