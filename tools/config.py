@@ -113,6 +113,15 @@ class StoreSettings(BaseModel):
     chroma_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
 
 
+class PrivacySettings(BaseModel):
+    """What may leave the machine. Contact data (e-mails, phones, cards, national ids) is always replaced
+    by placeholders before a model call; `redact_names` replaces people's names too."""
+
+    model_config = _STRICT
+
+    redact_names: bool = False
+
+
 class Calibration(BaseModel):
     """A fitted churn model: logistic regression over signal indicators (see tools.calibration)."""
 
@@ -306,6 +315,7 @@ class Config(BaseModel):
     signals: dict[str, SignalOverride] = Field(default_factory=dict)
     model: ModelSettings = Field(default_factory=ModelSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     calibration: Calibration | None = None
     formats: Formats = Field(default_factory=Formats)
     mapping: dict[str, TableMapping] = Field(default_factory=dict)
@@ -438,6 +448,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
         # Relative to the config file, so the same file works from any working directory.
         workspace.set_config_home((path.parent / config.store.home).resolve())
+    from tools import redact
+
+    redact.set_config_names(config.privacy.redact_names)
     if config.store.database_url or config.store.chroma_url:
         from tools import workspace
 

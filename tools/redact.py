@@ -33,13 +33,22 @@ PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|CARD|ID|NAME)-\d+\]")
 """A redaction placeholder, as the prompt carries it."""
 
 NAMES_ENV = "RISKBRIEF_REDACT_NAMES"
+_names_from_config = False
+
+
+def set_config_names(enabled: bool) -> None:
+    """`[privacy] redact_names` from riskbrief.toml (the environment variable wins either way)."""
+    global _names_from_config
+    _names_from_config = enabled
 
 
 def names_enabled() -> bool:
-    """Whether people's names are redacted too: `RISKBRIEF_REDACT_NAMES=1` (or true/yes/on).
-
-    Interim switch: it becomes `[privacy] redact_names` in riskbrief.toml."""
-    return os.environ.get(NAMES_ENV, "").strip().casefold() in ("1", "true", "yes", "on")
+    """Whether people's names are redacted too: `RISKBRIEF_REDACT_NAMES=1` (or true/yes/on; 0/false/no/off
+    turns it off), else `[privacy] redact_names` in riskbrief.toml."""
+    env = os.environ.get(NAMES_ENV, "").strip().casefold()
+    if env:
+        return env in ("1", "true", "yes", "on")
+    return _names_from_config
 
 
 # ------------------------------------------------------------------------------------------ patterns

@@ -185,3 +185,24 @@ def test_a_placeholder_in_model_prose_fails(text: str, code: str) -> None:
     assert (code, f"'{PLACEHOLDER.search(text).group(0)}' is a redaction placeholder: the tools render "  # type: ignore[union-attr]
             "names and contact data") in failures
     assert len(failures) == 1, failures  # one failure, not a cascade of name and id ones
+
+
+def test_names_switched_by_riskbrief_toml(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """`[privacy] redact_names = true` turns name redaction on; the environment variable wins both ways."""
+    from tools import redact
+    from tools.config import load_config
+
+    monkeypatch.delenv("RISKBRIEF_REDACT_NAMES", raising=False)
+    monkeypatch.setattr(redact, "_names_from_config", False)
+    (tmp_path / "riskbrief.toml").write_text("[privacy]\nredact_names = true\n")
+    load_config(tmp_path)
+    assert names_enabled()
+    monkeypatch.setenv("RISKBRIEF_REDACT_NAMES", "off")
+    assert not names_enabled()
+    monkeypatch.delenv("RISKBRIEF_REDACT_NAMES")
+    (tmp_path / "riskbrief.toml").write_text("[privacy]\nredact_names = false\n")
+    load_config(tmp_path)
+    assert not names_enabled()
+    (tmp_path / "riskbrief.toml").write_text('[privacy]\nredact_names = "yes"\n')
+    with pytest.raises(Exception, match="redact_names"):
+        load_config(tmp_path)
