@@ -59,11 +59,13 @@ def ingest_command(
 
     Idempotent: rows whose text is unchanged are skipped; changed rows replace their old chunks.
     """
+    from tools.config import load_config
     from tools.portfolio import load_portfolio
     from tools.retrieval import ingest
 
     set_home(home)
     root = resolve_data(data)
+    load_config(root if root.is_dir() else None)  # its [store] settings (home, chroma_url) apply here too
     with err.status(f"Loading portfolio {root} …"):
         portfolio = load_portfolio(root)  # every row: searches filter by date later
     report = ingest(portfolio, progress=sys.stderr.isatty(), rebuild=rebuild)

@@ -6,7 +6,7 @@ import json
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -21,9 +21,8 @@ from agent.brief import (
     account_block,
     assemble_brief,
 )
-from agent.config import AgentContext
+from agent.config import AgentContext, ModelSettings, model_settings
 from agent.drafter import draft_offline
-from agent.llm import ModelReply, draft_with_model, repair_with_model
 from agent.state import State
 from tools.config import Config, load_config
 from tools.contacts import key_contacts
@@ -39,6 +38,9 @@ from tools.verify import (
     invalid_draft_report,
     verify_draft,
 )
+
+if TYPE_CHECKING:  # the model client (openai, langchain_openai) is imported only when a model drafts
+    from agent.llm import ModelReply
 
 # Retrieval queries per risk family: what a CSM would look for in notes and tickets.
 _QUERIES = {
@@ -244,15 +246,26 @@ def retrieve_context(state: State, runtime: Runtime[AgentContext]) -> dict[str, 
     return {"evidence": {k: v.model_dump(mode="json") for k, v in pool.items()}}
 
 
+def _model(state: State, runtime: Runtime[AgentContext]) -> ModelSettings | None:
+    """The context's model. Under LangGraph Server (`langgraph dev`), a run whose context names none drafts
+    as `riskbrief brief` would on the server's machine: with the model of its environment and riskbrief.toml
+    (none, or RISKBRIEF_DRAFTER=offline: the offline drafter), so a key never travels in a request."""
+    if runtime.context.model is not None or runtime.server_info is None:
+        return runtime.context.model
+    return model_settings(_config(state))
+
+
 def draft_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Draft with the configured model, or offline when none is configured."""
-    settings = runtime.context.model
+    settings = _model(state, runtime)
     if settings is None:
         draft = draft_offline(
             AccountBlock.model_validate(state.account), _entry(state), _evidence(state), rulebook=_rulebook(state)
         )
         return {"draft": draft.model_dump(mode="json"), "drafter": DrafterInfo(name="offline").model_dump()}
     info = DrafterInfo(name="model", model=settings.model)
+    from agent.llm import draft_with_model
+
     try:
         reply = draft_with_model(
             settings, _facts(state), _entry(state).active_signals, _evidence(state), names=_people(state)
@@ -283,13 +296,15 @@ def verify_brief(state: State) -> dict[str, Any]:
 
 def repair_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Give the model its one repair pass, listing what failed."""
-    settings = runtime.context.model
+    settings = _model(state, runtime)
     assert settings is not None  # routed here only on the model path
     report = VerificationReport.model_validate(state.verification or {"passed": False})
     failures = report.failures or [
         VerificationFailure(code="invalid_draft", where="draft", message=(state.draft_error or {}).get("message", ""))
     ]
     previous = json.dumps(state.draft) if state.draft else state.raw_draft
+    from agent.llm import repair_with_model
+
     try:
         reply = repair_with_model(
             settings,

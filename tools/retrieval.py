@@ -17,6 +17,12 @@ file beside Chroma's (STATE_FILE) says `complete` only after a run's last write,
 it read. `ingest_account` indexes one account the same way, for the first `brief` on a fresh workspace;
 `brief` and `search` call it for their account whenever no complete ingest of the same files vouches for
 the store, so a partial store is completed where it is read.
+
+The store is a folder of the workspace (embedded Chroma), or a team's Chroma server (`[store] chroma_url`
+or RISKBRIEF_CHROMA_URL, see `store_location`) with the same shards, metadata and model check. A server's
+state lives in the server (STATE_COLLECTION's metadata), not in one machine's workspace, so every machine
+sees a change any of them made; and its fingerprint names the machine that ingested, so another machine
+never skips ingesting on the strength of files it may not have.
 """
 
 from __future__ import annotations
@@ -24,10 +30,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,7 +46,7 @@ from pydantic import BaseModel, Field
 
 from tools import workspace
 from tools.embeddings import Embedder, default_embedder
-from tools.errors import DependencyError, InputError
+from tools.errors import DependencyError, InputError, RiskbriefError
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -290,28 +298,120 @@ def account_date_key(account_id: str) -> str:
 # -------------------------------------------------------------------------------------------- the store
 
 
-_clients: dict[Path, ClientAPI] = {}
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where the evidence store is: a folder (embedded Chroma) or the URL of a Chroma server."""
+
+    path: Path | None = None
+    url: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.url is not None
+
+    def __str__(self) -> str:
+        return _public_url(self.url) if self.url is not None else str(self.path)
 
 
-def _client(path: Path) -> ClientAPI:
-    """One client per store folder and process: building Chroma's settings costs ~15 ms a call."""
-    key = path.resolve()
+def store_location(store_path: Path | None = None) -> StoreLocation:
+    """`store_path` when given (a folder); else the team's Chroma server (RISKBRIEF_CHROMA_URL, else
+    `[store] chroma_url`); else the workspace's folder."""
+    if store_path is not None:
+        return StoreLocation(path=store_path)
+    url = workspace.chroma_url()
+    if url:
+        return StoreLocation(url=url.rstrip("/"))
+    return StoreLocation(path=workspace.chroma_path())
+
+
+def _located(where: StoreLocation | Path) -> StoreLocation:
+    return where if isinstance(where, StoreLocation) else StoreLocation(path=where)
+
+
+def _public_url(url: str) -> str:
+    """The URL without any user:password part, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+_clients: dict[Path | str, ClientAPI] = {}
+
+
+def _client(where: StoreLocation | Path) -> ClientAPI:
+    """One client per store and process: building Chroma's settings costs ~15 ms a call; a server's
+    client checks the server once, when made."""
+    where = _located(where)
+    key: Path | str = where.url if where.url is not None else cast(Path, where.path).resolve()
     if key not in _clients:
-        _clients[key] = _new_client(key)
+        _clients[key] = _new_remote_client(key) if isinstance(key, str) else _new_client(key)
     return _clients[key]
 
 
-def _new_client(path: Path) -> ClientAPI:
+def _chromadb() -> Any:
     try:
         import chromadb
-        from chromadb.config import Settings
     except ImportError as exc:
         raise DependencyError("chromadb is not installed: run `pip install 'chromadb>=1.5,<2'`") from exc
+    return chromadb
+
+
+def _new_client(path: Path) -> ClientAPI:
+    chromadb = _chromadb()
+    from chromadb.config import Settings
+
     try:
         # Telemetry off: it would try the network on every run.
-        return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+        client: ClientAPI = chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
     except Exception as exc:  # a locked or corrupt store is an unavailable dependency
         raise DependencyError(f"cannot open the evidence store at {path}: {exc}") from exc
+    return client
+
+
+def _new_remote_client(url: str) -> ClientAPI:
+    """A client of the Chroma server at `url` (http[s]://host:port[/prefix]). Chroma asks the server for
+    its tenant and database when the client is made, so an unreachable server fails here, naming the URL."""
+    chromadb = _chromadb()
+    from chromadb.config import Settings
+
+    try:
+        client: ClientAPI = chromadb.HttpClient(
+            host=url, ssl=url.startswith("https://"), settings=Settings(anonymized_telemetry=False)
+        )
+    except Exception as exc:
+        raise _unreachable(url, exc) from None
+    return client
+
+
+def _unreachable(url: str, exc: BaseException) -> DependencyError:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return DependencyError(f"cannot reach the Chroma server at {_public_url(url)}: {reason[:200]}")
+
+
+def _connection_error(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.TransportError | ConnectionError) or (
+        isinstance(exc, ValueError) and "could not connect" in str(exc).lower()
+    )
+
+
+@contextmanager
+def _reachable(where: StoreLocation) -> Iterator[None]:
+    """A Chroma server that stops answering mid-way is an unavailable dependency (exit 3, naming its URL),
+    not an internal error."""
+    try:
+        yield
+    except RiskbriefError:
+        raise
+    except Exception as exc:
+        if where.url is not None and _connection_error(exc):
+            raise _unreachable(where.url, exc) from None
+        raise
 
 
 def shard_of(account_id: str) -> int:
@@ -323,39 +423,42 @@ def shard_name(index: int) -> str:
     return f"{COLLECTION}-{index:02d}"
 
 
-def _check_model(collection: Collection, embedder: Embedder, path: Path) -> None:
+def _check_model(collection: Collection, embedder: Embedder, where: StoreLocation | Path) -> None:
     built_with = (collection.metadata or {}).get("embedding_model")
     if built_with != embedder.model_name:
         raise DependencyError(
-            f"the evidence store at {path} was built with {built_with}, searching with "
+            f"the evidence store at {where} was built with {built_with}, searching with "
             f"{embedder.model_name}: re-run `riskbrief ingest --rebuild`"
         )
 
 
-def _get_shard(client: ClientAPI, index: int, embedder: Embedder, path: Path) -> Collection:
+def _get_shard(client: ClientAPI, index: int, embedder: Embedder, where: StoreLocation | Path) -> Collection:
     # No embedding function here: Chroma would raise its own conflict error before ours could name both
     # models; vectors are always passed explicitly anyway.
     collection = client.get_collection(shard_name(index), embedding_function=None)
-    _check_model(collection, embedder, path)
+    _check_model(collection, embedder, where)
     return collection
 
 
-def _open_shard(path: Path, embedder: Embedder, account_id: str) -> Collection | None:
+def _open_shard(where: StoreLocation, embedder: Embedder, account_id: str) -> Collection | None:
     """The shard holding `account_id`, checked against the embedding model; None when there is no store."""
-    if not (path / "chroma.sqlite3").is_file():
+    if where.path is not None and not (where.path / "chroma.sqlite3").is_file():
         return None
-    client = _client(path)
+    client = _client(where)
     try:
-        return _get_shard(client, shard_of(account_id), embedder, path)
+        return _get_shard(client, shard_of(account_id), embedder, where)
     except DependencyError:
         raise
-    except Exception:  # Chroma raises its own NotFoundError (a ValueError in some versions)
+    except Exception as exc:  # Chroma raises its own NotFoundError (a ValueError in some versions)
+        if where.url is not None and _connection_error(exc):
+            raise _unreachable(where.url, exc) from None
         return None
 
 
-def _open_all(path: Path, embedder: Embedder, *, rebuild: bool) -> list[Collection]:
+def _open_all(where: StoreLocation | Path, embedder: Embedder, *, rebuild: bool) -> list[Collection]:
     """Every shard, created when missing, checked against the embedding model."""
-    client = _client(path)
+    where = _located(where)
+    client = _client(where)
     names = {c.name for c in client.list_collections()}
     ours = {n for n in names if n == COLLECTION or n.startswith(f"{COLLECTION}-")}
     # The unsharded collection of earlier versions is never read again: its rows are re-indexed.
@@ -369,7 +472,7 @@ def _open_all(path: Path, embedder: Embedder, *, rebuild: bool) -> list[Collecti
     shards = []
     for index in range(SHARDS):
         if shard_name(index) in ours:
-            shards.append(_get_shard(client, index, embedder, path))
+            shards.append(_get_shard(client, index, embedder, where))
             continue
         shards.append(
             client.create_collection(
@@ -386,10 +489,13 @@ def _open_all(path: Path, embedder: Embedder, *, rebuild: bool) -> list[Collecti
 
 
 STATE_FILE = "riskbrief-ingest.json"
+STATE_COLLECTION = "riskbrief-state"
+"""On a Chroma server: the collection whose metadata holds the store's state (it holds no documents)."""
 
 
 class StoreState(BaseModel):
-    """What the last full ingest did to a store folder, kept beside Chroma's files in `STATE_FILE`.
+    """What the last full ingest did to a store: kept beside Chroma's files in `STATE_FILE` (a folder), or
+    in the server as STATE_COLLECTION's metadata (a Chroma server, shared by every machine that uses it).
 
     An ingest writes `complete: false` before its first change and `complete: true` after its last, so a
     store left partial by an interrupted ingest (or filled account by account by `brief`) is known to be
@@ -424,18 +530,45 @@ def portfolio_fingerprint(portfolio: Portfolio) -> str | None:
     return hashlib.sha256(json.dumps([str(root), listing]).encode()).hexdigest()[:32]
 
 
+def _store_fingerprint(where: StoreLocation, portfolio: Portfolio) -> str | None:
+    """`portfolio_fingerprint`, and on a server the machine's name too: a folder path, sizes and times say
+    nothing about the files another machine holds, so a state one machine wrote never lets another skip
+    ingesting (that one compares its own files with the store and embeds only what differs)."""
+    fingerprint = portfolio_fingerprint(portfolio)
+    if fingerprint is None or not where.remote:
+        return fingerprint
+    return hashlib.sha256(json.dumps([platform.node(), fingerprint]).encode()).hexdigest()[:32]
+
+
 def read_state(store_path: Path | None = None) -> StoreState | None:
-    """The store's state file; None when there is none (a fresh store, or one built before it existed)."""
-    path = (store_path or workspace.chroma_path()) / STATE_FILE
+    """The store's state; None when there is none (a fresh store, or one built before it existed)."""
+    where = store_location(store_path)
+    with _reachable(where):
+        return _read_state(where)
+
+
+def _read_state(where: StoreLocation) -> StoreState | None:
     try:
-        return StoreState.model_validate_json(path.read_text(encoding="utf-8"))
+        if where.path is not None:
+            return StoreState.model_validate_json((where.path / STATE_FILE).read_text(encoding="utf-8"))
+        client = _client(where)
+        if STATE_COLLECTION not in {c.name for c in client.list_collections()}:
+            return None
+        held = client.get_collection(STATE_COLLECTION, embedding_function=None).metadata or {}
+        return StoreState.model_validate_json(str(held.get("state", "")))
     except (OSError, ValueError):
         return None
 
 
-def _write_state(path: Path, state: StoreState) -> None:
-    """Replace the state file atomically (a reader sees the old or the new one), private like the store."""
+def _write_state(where: StoreLocation | Path, state: StoreState) -> None:
+    """Replace the state atomically (a reader sees the old or the new one); a file is private like the store."""
+    where = _located(where)
     state.updated = datetime.now(UTC).isoformat(timespec="seconds")
+    if where.path is None:
+        collection = _client(where).get_or_create_collection(STATE_COLLECTION, embedding_function=None)
+        collection.modify(metadata={"state": state.model_dump_json()})
+        return
+    path = where.path
     temporary = path / f".{STATE_FILE}.tmp"
     handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(handle, "w", encoding="utf-8") as fh:
@@ -446,10 +579,16 @@ def _write_state(path: Path, state: StoreState) -> None:
 
 
 def _mark(
-    path: Path, embedder: Embedder, fingerprint: str | None, *, complete: bool, evidence: int = 0, chunks: int = 0
+    where: StoreLocation,
+    embedder: Embedder,
+    fingerprint: str | None,
+    *,
+    complete: bool,
+    evidence: int = 0,
+    chunks: int = 0,
 ) -> None:
     _write_state(
-        path,
+        where,
         StoreState(
             complete=complete,
             fingerprint=fingerprint or "",  # "": files too fresh to vouch for (see portfolio_fingerprint)
@@ -463,8 +602,11 @@ def _mark(
 
 def store_complete(portfolio: Portfolio, *, store_path: Path | None = None, embedder: Embedder | None = None) -> bool:
     """True when a full ingest of exactly these portfolio files finished in the store, with this embedding
-    model and chunk layout, and nothing changed it since: every account's text is then in it."""
-    return _vouches(read_state(store_path), portfolio_fingerprint(portfolio), embedder or default_embedder())
+    model and chunk layout, and nothing changed it since: every account's text is then in it. On a Chroma
+    server only an ingest run on this machine vouches (see `_store_fingerprint`)."""
+    where = store_location(store_path)
+    with _reachable(where):
+        return _vouches(_read_state(where), _store_fingerprint(where, portfolio), embedder or default_embedder())
 
 
 def _vouches(state: StoreState | None, fingerprint: str | None, embedder: Embedder) -> bool:
@@ -599,18 +741,25 @@ def ingest(
     (portfolio_fingerprint) returns at once.
     """
     started = time.perf_counter()
-    path = store_path or workspace.chroma_path()
+    where = store_location(store_path)
     embedder = embedder or default_embedder()
-    fingerprint = portfolio_fingerprint(portfolio)
+    with _reachable(where):
+        return _ingest(portfolio, where, embedder, started, progress=progress, rebuild=rebuild)
+
+
+def _ingest(
+    portfolio: Portfolio, where: StoreLocation, embedder: Embedder, started: float, *, progress: bool, rebuild: bool
+) -> IngestReport:
+    fingerprint = _store_fingerprint(where, portfolio)
     if rebuild:
-        _client(path)  # creates the folder
-        _mark(path, embedder, fingerprint, complete=False)
-    shards = _open_all(path, embedder, rebuild=rebuild)
-    state = read_state(path)
+        _client(where)  # creates the folder (or checks the server)
+        _mark(where, embedder, fingerprint, complete=False)
+    shards = _open_all(where, embedder, rebuild=rebuild)
+    state = _read_state(where)
     if not rebuild and state is not None and _vouches(state, fingerprint, embedder):
         # The last ingest finished on these very files: nothing to compare (minutes at 2M chunks).
         plan = _Plan(evidence=state.evidence, chunks=state.chunks, unchanged=state.evidence)
-        return _report(path, embedder, plan, started)
+        return _report(where, embedder, plan, started)
     held = _existing(shards)
     reading = _Bar(portfolio.accounts.height, show=progress, label="Reading evidence  ")
     try:
@@ -618,10 +767,10 @@ def ingest(
     finally:
         reading.stop()
     if plan.changes:
-        _mark(path, embedder, fingerprint, complete=False)
+        _mark(where, embedder, fingerprint, complete=False)
         _apply(shards, embedder, plan, progress=progress)
-    _mark(path, embedder, fingerprint, complete=True, evidence=plan.evidence, chunks=plan.chunks)
-    return _report(path, embedder, plan, started)
+    _mark(where, embedder, fingerprint, complete=True, evidence=plan.evidence, chunks=plan.chunks)
+    return _report(where, embedder, plan, started)
 
 
 def ingest_account(
@@ -640,29 +789,43 @@ def ingest_account(
     or before that date that it no longer holds are removed; later rows are left to `ingest`.
     """
     started = time.perf_counter()
-    path = store_path or workspace.chroma_path()
+    where = store_location(store_path)
     embedder = embedder or default_embedder()
     view = account_view(portfolio, account_id)
     if view.accounts.height == 0:
         portfolio.account(account_id)  # raises the InputError naming the account and the file
-    shards = _open_all(path, embedder, rebuild=False)
+    with _reachable(where):
+        return _ingest_account(view, portfolio, account_id, where, embedder, started, progress=progress)
+
+
+def _ingest_account(
+    view: Portfolio,
+    portfolio: Portfolio,
+    account_id: str,
+    where: StoreLocation,
+    embedder: Embedder,
+    started: float,
+    *,
+    progress: bool,
+) -> IngestReport:
+    shards = _open_all(where, embedder, rebuild=False)
     index = shard_of(account_id)
     held: dict[str, _Held] = {}
     _read_held(held, shards[index], index, where={"account_id": account_id})
     cutoff = None if portfolio.as_of is None else date_ord(portfolio.as_of)
     plan = _plan(iter_evidence_rows(view, account_id), held, gone_up_to=cutoff)
     if plan.changes:
-        state = read_state(path)
+        state = _read_state(where)
         if state is not None and state.complete:  # no longer the mirror of the portfolio it names
             state.complete = False
-            _write_state(path, state)
+            _write_state(where, state)
         _apply(shards, embedder, plan, progress=progress)
-    return _report(path, embedder, plan, started)
+    return _report(where, embedder, plan, started)
 
 
-def _report(path: Path, embedder: Embedder, plan: _Plan, started: float) -> IngestReport:
+def _report(where: StoreLocation, embedder: Embedder, plan: _Plan, started: float) -> IngestReport:
     return IngestReport(
-        store=str(path),
+        store=str(where),
         model=embedder.model_name,
         evidence=plan.evidence,
         chunks=plan.chunks,
@@ -864,13 +1027,33 @@ def search(
         raise InputError(f"--k: must be at least 1 (got {k})")
     if portfolio is not None and account_id not in portfolio.account_ids:
         raise InputError(f"unknown account '{account_id}': not in {portfolio.root / 'accounts.csv'}")
-    path = store_path or workspace.chroma_path()
+    location = store_location(store_path)
     embedder = embedder or default_embedder()
-    collection = _open_shard(path, embedder, account_id)
+    with _reachable(location):
+        return _search(account_id, query, location, embedder, as_of, k, portfolio, method, ensure_indexed)
+
+
+def _search(
+    account_id: str,
+    query: str,
+    location: StoreLocation,
+    embedder: Embedder,
+    as_of: date | None,
+    k: int,
+    portfolio: Portfolio | None,
+    method: SearchMethod,
+    ensure_indexed: bool,
+) -> list[Hit]:
+    collection = _open_shard(location, embedder, account_id)
     if collection is None:
-        raise InputError(f"no evidence store at {path}: run `riskbrief ingest --data DIR` first")
-    if portfolio is not None and ensure_indexed and not store_complete(portfolio, store_path=path, embedder=embedder):
-        ingest_account(portfolio, account_id, progress=False, store_path=path, embedder=embedder)
+        raise InputError(f"no evidence store at {location}: run `riskbrief ingest --data DIR` first")
+    if (
+        portfolio is not None
+        and ensure_indexed
+        and not _vouches(_read_state(location), _store_fingerprint(location, portfolio), embedder)
+    ):
+        view = account_view(portfolio, account_id)
+        _ingest_account(view, portfolio, account_id, location, embedder, time.perf_counter(), progress=False)
     where = account_filter(account_id, as_of)
     docs = _fetch(collection, where, with_embeddings=method != "bm25")
     if (

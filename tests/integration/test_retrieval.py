@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from tools.embeddings import FloatArray, MiniLMEmbeddingFunction
@@ -256,11 +255,9 @@ def test_model_mismatch_and_bad_input(tmp_path: Path, embedder: CountingEmbedder
 
 
 def test_cli_ingest_and_search_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.cli_store import register
+    from agent.cli import app
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    app = typer.Typer()
-    register(app)
     data = tmp_path / "p"
     make_portfolio(data)
     home = tmp_path / "home"
