@@ -31,7 +31,6 @@ from agent.cli_options import (
     set_home,
     today_or,
 )
-from tools import workspace
 from tools.errors import InputError, RiskbriefError
 from tools.registry import REGISTRY, describe
 
@@ -121,7 +120,7 @@ def queue(
         entries = build_queue(portfolio, config, when, csm=csm)
     statuses: dict[str, str] = {}
     if record:
-        store = AlertStore(workspace.sqlite_path("alerts.sqlite"))
+        store = AlertStore()
         scope = {e.account_id for e in entries} if csm else None
         run = store.record("queue", entries, when, config.suppression_days, scope=scope, portfolio=portfolio)
         statuses = run.account_status()
@@ -142,7 +141,7 @@ def queue(
         out.print(note)
     if top and len(entries) > top:
         out.print(f"[dim]{len(entries) - top} more; drop --top to see all.[/dim]")
-    out.print(limits_note())
+    out.print(limits_note(config))
 
 
 def digest(
@@ -165,7 +164,7 @@ def digest(
     root = resolve_data(data)
     config = load_config(root if root.is_dir() else None, config_file)
     when = as_of_date(as_of, config)
-    store = AlertStore(workspace.sqlite_path("alerts.sqlite"))
+    store = AlertStore()
     with err.status("Building digest …"):
         d = build_digest(root, config, when, csm, store)
     if fmt == TableMdOrJson.json:
@@ -199,7 +198,7 @@ def ack(
     set_home(home)
     if signal is not None and signal not in REGISTRY:
         raise InputError(f"--signal: unknown signal '{signal}' (see `riskbrief signals`)")
-    store = AlertStore(workspace.sqlite_path("alerts.sqlite"))
+    store = AlertStore()
     changed = store.acknowledge(account_id, signal, today_or(on, "--on"))
     if not changed:
         raise InputError(f"no active alert for account '{account_id}'{' and ' + signal if signal else ''}")
@@ -232,7 +231,7 @@ def signals(config_file: ConfigOpt = None, data: DataOpt = None) -> None:
 def _register() -> None:
     """Every command, in one place. The modules hold the commands' bodies; their heavy imports happen
     inside the commands, so registering them costs little at start-up."""
-    from agent import cli_agent, cli_eval, cli_store
+    from agent import cli_agent, cli_db, cli_eval, cli_store
     from tools import importers
 
     for name, command in (
@@ -253,7 +252,11 @@ def _register() -> None:
         ("import", importers.import_command),
     ):
         app.command(name)(command)
-    for name, group in (("review", cli_agent.review_app), ("reviewers", cli_agent.reviewers_app)):
+    for name, group in (
+        ("review", cli_agent.review_app),
+        ("reviewers", cli_agent.reviewers_app),
+        ("db", cli_db.db_app),
+    ):
         app.add_typer(group, name=name)
 
 

@@ -170,13 +170,13 @@ class PausedReview:
 def load_review(review_id: str) -> PausedReview:
     """The review's brief: as checkpointed here (edited, if it was), else as its review step registered it."""
     from agent.brief import RiskBrief
-    from agent.graph import sqlite_graph
+    from agent.graph import checkpointed_graph
     from agent.review import get_review, stored_brief, stored_evidence
     from tools.evidence import EvidenceRecord
 
     get_review(review_id)  # InputError for an unknown id
     config: Any = {"configurable": {"thread_id": review_id}}
-    with sqlite_graph(workspace.sqlite_path(CHECKPOINTS)) as graph:
+    with checkpointed_graph() as graph:
         snapshot = graph.get_state(config)
     if snapshot.values.get("brief"):
         pool = snapshot.values.get("evidence") or {}

@@ -88,10 +88,21 @@ _YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FIRST_YEAR, LAST_YEAR = 1900, 2100  # as tools.config.FIRST_DATE / LAST_DATE (not imported: it loads pydantic)
 
 
+_local_read = False
+
+
 def set_home(home: Path | None) -> None:
-    """`--home`, given before or after the command name."""
+    """`--home`, given before or after the command name; and the `[store]` settings (home, database_url,
+    chroma_url) of ./riskbrief.toml, for the commands that read no portfolio (review, reviewers, serve,
+    outcome, report, db). A command with `--data` reads that folder's riskbrief.toml after this."""
+    global _local_read
     if home is not None:
         workspace.set_home(home)
+    if not _local_read and Path("riskbrief.toml").is_file():
+        from tools.config import load_config
+
+        load_config(None)
+    _local_read = True
 
 
 def parse_date(value: str | None, option: str = "--as-of") -> date | None:

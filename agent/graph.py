@@ -5,7 +5,8 @@ collect_account → detect_signals → retrieve_context → draft_brief → veri
   → request_review (interrupt) → apply_decision → log_event
 
 `builder` is exported so tests and the CLI compile with their own checkpointer; `graph` (no
-checkpointer) is what `langgraph.json` serves, where the server provides persistence.
+checkpointer) is what `langgraph.json` serves, where the server provides persistence. `checkpointed_graph`
+is the CLI's: checkpoints in the workspace's SQLite file, or in the team's Postgres when a database_url is set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -22,6 +24,7 @@ from langgraph.graph.state import CompiledStateGraph
 from agent import nodes
 from agent.config import AgentContext
 from agent.state import InputState, State
+from tools import db, workspace
 
 Compiled = CompiledStateGraph[State, AgentContext, InputState, Any]
 
@@ -75,8 +78,38 @@ graph = builder.compile()
 graph.name = "riskbrief"
 
 
+CHECKPOINTS_FILE = "checkpoints.sqlite"
+
+
 @contextmanager
 def sqlite_graph(path: Path) -> Iterator[Compiled]:
     """The graph with its state checkpointed in the SQLite file `path` (shared across processes)."""
     with SqliteSaver.from_conn_string(str(path)) as saver:
         yield builder.compile(checkpointer=saver)
+
+
+@contextmanager
+def checkpointed_graph() -> Iterator[Compiled]:
+    """The graph checkpointed where this workspace keeps its state: the team's Postgres when a database_url
+    is configured (`workspace.database_url()`), else the workspace's `checkpoints.sqlite`."""
+    url = workspace.database_url()
+    if url:
+        yield builder.compile(checkpointer=postgres_saver(url))
+        return
+    with sqlite_graph(workspace.sqlite_path(CHECKPOINTS_FILE)) as graph:
+        yield graph
+
+
+def postgres_saver(url: str) -> BaseCheckpointSaver[Any]:
+    """The checkpointer over the team's Postgres (langgraph-checkpoint-postgres), on this process's pool.
+    Its tables are created by `riskbrief db upgrade` (`setup_checkpoints`)."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    return PostgresSaver(db.checkpoint_pool(url))
+
+
+def setup_checkpoints(url: str) -> None:
+    """Create or migrate the checkpointer's tables in the team's Postgres (idempotent)."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    PostgresSaver(db.checkpoint_pool(url)).setup()

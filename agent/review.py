@@ -1,8 +1,11 @@
 """The review store: reviews, decisions, the approved actions and the measurement events, in one
-SQLite file of the workspace (`riskbrief.sqlite`).
+SQLite file of the workspace (`riskbrief.sqlite`), or in the team's Postgres when a database_url is
+configured (`tools.db`: same SQL, versioned migrations in `SCHEMA`).
 
-Every write that follows a decision is keyed by the review (UNIQUE + `INSERT OR IGNORE`), so a resumed
-or retried run never applies twice. Nothing here sends anything: an outreach is recorded as a draft.
+Every write that follows a decision is keyed by the review (UNIQUE + `ON CONFLICT DO NOTHING`), so a
+resumed or retried run never applies twice. Nothing here sends anything: an outreach is recorded as a draft.
+`riskbrief brief` keeps one pending review per account and as-of date (`pending_review`); a fresh draft
+supersedes it (`supersede_pending`).
 
 A decision moves a review awaiting_review → deciding (the claim, with the decision) → approved/rejected,
 and the final status is written last, once every effect and the graph's last checkpoint are on disk: a
@@ -14,10 +17,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import sqlite3
 import statistics
 from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from agent.brief import EDITABLE_FIELDS, RiskBrief
-from tools import workspace
+from tools import db, workspace
 from tools.errors import InputError, shown
 from tools.evidence import EvidenceRecord
 from tools.rulebook import ACTION_CATALOGUE, approval_needed
@@ -49,7 +51,7 @@ TRIAGE_STATUS = {
     "dismiss": "no_risk_false_positive",
 }
 
-_SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS reviews (
     review_id TEXT PRIMARY KEY,
     account_id TEXT NOT NULL,
@@ -67,7 +69,7 @@ CREATE TABLE IF NOT EXISTS reviews (
     decision_json TEXT
 );
 CREATE TABLE IF NOT EXISTS review_tasks (
-    task_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id {id},
     review_id TEXT NOT NULL UNIQUE,
     account_id TEXT NOT NULL,
     title TEXT NOT NULL,
@@ -77,7 +79,7 @@ CREATE TABLE IF NOT EXISTS review_tasks (
     created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS actions (
-    action_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action_id {id},
     idempotency_key TEXT NOT NULL UNIQUE,
     review_id TEXT NOT NULL,
     account_id TEXT NOT NULL,
@@ -97,13 +99,13 @@ CREATE TABLE IF NOT EXISTS edits (
     UNIQUE (review_id, field)
 );
 CREATE TABLE IF NOT EXISTS events (
-    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id {id},
     review_id TEXT NOT NULL UNIQUE,
     account_id TEXT NOT NULL,
     as_of TEXT,
     signals_json TEXT NOT NULL,
     risk_level TEXT NOT NULL,
-    risk_score REAL,
+    risk_score {float},
     brief_status TEXT,
     drafter TEXT,
     reviewer TEXT NOT NULL,
@@ -124,7 +126,7 @@ CREATE TABLE IF NOT EXISTS events (
     unresolved_reason TEXT
 );
 CREATE TABLE IF NOT EXISTS outcomes (
-    outcome_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    outcome_id {id},
     review_id TEXT NOT NULL,
     account_id TEXT NOT NULL,
     response TEXT NOT NULL,
@@ -148,12 +150,42 @@ CREATE TABLE IF NOT EXISTS sessions (
     csrf TEXT NOT NULL,
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL
-);
+)
 """
-# Columns added after the first release: added in place to a workspace made by an earlier version.
-_ADDED_COLUMNS = {"reviews": {"brief_json": "TEXT", "evidence_json": "TEXT"}}
-_migrated: set[tuple[Path, int]] = set()
-"""Store files whose schema this process has ensured, by path and inode (a file made anew is ensured again)."""
+PENDING = ("awaiting_review", "deciding")
+"""A review's states before its decision is final (after: approved, rejected, or superseded by a fresh draft)."""
+
+
+SCHEMA = db.Schema(
+    name="review",
+    sqlite_file=STORE_FILE,
+    migrations=(
+        db.Migration(
+            1,
+            "reviews, decisions, actions, edits, events, outcomes, reviewers, sessions",
+            tuple(s for s in _TABLES.split(";") if s.strip()),
+        ),
+        db.Migration(
+            2,
+            "the brief and evidence kept with each review",
+            (db.AddColumn("reviews", "brief_json", "TEXT"), db.AddColumn("reviews", "evidence_json", "TEXT")),
+        ),
+        db.Migration(
+            3,
+            "reviews superseded by a fresh draft",
+            (
+                db.AddColumn("reviews", "superseded_by", "TEXT"),
+                "CREATE INDEX IF NOT EXISTS reviews_account ON reviews (account_id, as_of, status)",
+                "CREATE INDEX IF NOT EXISTS outcomes_review ON outcomes (review_id)",
+            ),
+        ),
+    ),
+)
+"""The review store's tables and their versions (`riskbrief db upgrade`; a SQLite file is migrated on first use)."""
+
+
+class ReviewConflict(InputError):
+    """The review was decided already, or superseded (exit 2 in the CLI, 409 in the inbox)."""
 
 
 class ReviewDecision(BaseModel):
@@ -218,8 +250,15 @@ class ReviewRow(BaseModel):
     reason: str | None
     triage: str | None
     decision_json: str | None
+    superseded_by: str | None = None
 
     def decided_message(self) -> str:
+        if self.status == "superseded":
+            return (
+                f"review {self.review_id} was superseded by a fresh draft"
+                + (f" (review {self.superseded_by})" if self.superseded_by else "")
+                + ": decide that one"
+            )
         verb = PAST.get(self.decision or "", self.status)
         return (
             f"review {self.review_id} was already decided "
@@ -238,24 +277,18 @@ def store_path() -> Path:
     return workspace.sqlite_path(STORE_FILE)
 
 
+def store_name() -> str:
+    """Where the review store is, for messages: the team database (host:port/name) or the SQLite file."""
+    url = workspace.database_url()
+    return f"database {db.describe_url(url)}" if url else str(store_path())
+
+
 @contextmanager
-def connect(path: Path | None = None) -> Iterator[sqlite3.Connection]:
-    """A connection to the review store, schema ensured; commits on success."""
-    where = path or store_path()
-    with closing(sqlite3.connect(where, timeout=30)) as conn:
-        conn.row_factory = sqlite3.Row
-        key = (where.absolute(), where.stat().st_ino if where.exists() else 0)
-        if key not in _migrated:
-            conn.executescript(_SCHEMA)
-            for table, columns in _ADDED_COLUMNS.items():
-                have = {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}  # fixed table names
-                for name, kind in columns.items():
-                    if name not in have:
-                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-            conn.commit()
-            _migrated.add(key)
-        with conn:
-            yield conn
+def connect(path: Path | None = None, *, write: bool = True) -> Iterator[db.Connection]:
+    """One transaction on the review store (the team's Postgres, else the workspace's SQLite file or `path`),
+    committed when the block ends. `write=False` for reads: on SQLite they don't take the write lock."""
+    with db.transaction(SCHEMA, write=write, path=path) as conn:
+        yield conn
 
 
 # ------------------------------------------------------------------------------------------ reviews
@@ -268,8 +301,8 @@ def register_review(review_id: str, brief: RiskBrief, created_at: str, evidence:
     `review decide` work for a review whose graph runs elsewhere (e.g. under `langgraph dev`)."""
     with connect() as conn:
         conn.execute(
-            "INSERT OR IGNORE INTO reviews (review_id, account_id, account_name, as_of, risk_level, brief_status,"
-            " created_at, brief_json, evidence_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO reviews (review_id, account_id, account_name, as_of, risk_level, brief_status, created_at,"
+            " brief_json, evidence_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 review_id,
                 brief.account.account_id,
@@ -289,23 +322,61 @@ def register_review(review_id: str, brief: RiskBrief, created_at: str, evidence:
         )
 
 
+def pending_review(account_id: str, as_of: str) -> ReviewRow | None:
+    """The account's pending review for this as-of date (awaiting review or being decided), if any: a second
+    `brief` run returns it instead of drafting again."""
+    with connect(write=False) as conn:
+        row = conn.execute(
+            "SELECT * FROM reviews WHERE account_id = ? AND as_of = ? AND status IN (?, ?)"
+            " ORDER BY created_at DESC LIMIT 1",
+            (account_id, as_of, *PENDING),
+        ).fetchone()
+    return ReviewRow.model_validate(dict(row)) if row else None
+
+
+def supersede_pending(account_id: str, as_of: str, by: str) -> list[str]:
+    """Make way for a fresh draft (`brief --fresh`, review id `by`): the account's review awaiting a decision
+    for this as-of date is marked superseded by it. One being decided is not: a ReviewConflict."""
+    with connect() as conn:
+        deciding = conn.execute(
+            "SELECT review_id FROM reviews WHERE account_id = ? AND as_of = ? AND status = 'deciding'",
+            (account_id, as_of),
+        ).fetchone()
+        if deciding:
+            raise ReviewConflict(
+                f"review {deciding['review_id']} of {account_id} as of {as_of} is being decided: "
+                "a fresh draft can follow its decision"
+            )
+        rows = conn.execute(
+            "SELECT review_id FROM reviews WHERE account_id = ? AND as_of = ? AND status = 'awaiting_review'"
+            " AND review_id <> ?",
+            (account_id, as_of, by),
+        ).fetchall()
+        conn.execute(
+            "UPDATE reviews SET status = 'superseded', superseded_by = ? WHERE account_id = ? AND as_of = ?"
+            " AND status = 'awaiting_review' AND review_id <> ?",
+            (by, account_id, as_of, by),
+        )
+    return [r["review_id"] for r in rows]
+
+
 def stored_brief(review_id: str) -> RiskBrief | None:
     """The brief kept with the review (the edited one once an edit is applied), if any."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute("SELECT brief_json FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
     return RiskBrief.model_validate_json(row["brief_json"]) if row and row["brief_json"] else None
 
 
 def stored_briefs() -> dict[str, RiskBrief]:
     """Every brief kept with a review, by review id (one query, for the inbox)."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         rows = conn.execute("SELECT review_id, brief_json FROM reviews WHERE brief_json IS NOT NULL").fetchall()
     return {r["review_id"]: RiskBrief.model_validate_json(r["brief_json"]) for r in rows}
 
 
 def stored_evidence(review_id: str) -> dict[str, EvidenceRecord]:
     """The account's evidence pool kept with the review (what an edit may cite), by id."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute("SELECT evidence_json FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
     if not row or not row["evidence_json"]:
         return {}
@@ -321,7 +392,7 @@ def store_brief(review_id: str, brief: RiskBrief) -> None:
 def claimed_decision(review_id: str) -> ReviewDecision | None:
     """The decision already taken for this review in the store (claimed or final), if any: the review
     node resumes with it whatever value the graph was resumed with, so one decision holds everywhere."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute("SELECT status, decision_json FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
     if row is None or row["status"] == "awaiting_review" or not row["decision_json"]:
         return None
@@ -340,16 +411,16 @@ def release_claim(review_id: str) -> None:
 
 def get_review(review_id: str) -> ReviewRow:
     """The review's row; an unknown id is an InputError."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute("SELECT * FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
     if row is None:
-        raise InputError(f"unknown review '{shown(review_id)}' in {store_path()} (see `riskbrief review list`)")
+        raise InputError(f"unknown review '{shown(review_id)}' in {store_name()} (see `riskbrief review list`)")
     return ReviewRow.model_validate(dict(row))
 
 
 def list_reviews() -> list[ReviewRow]:
     """All reviews, newest first."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         rows = conn.execute("SELECT * FROM reviews ORDER BY created_at DESC, review_id").fetchall()
     return [ReviewRow.model_validate(dict(r)) for r in rows]
 
@@ -620,8 +691,8 @@ def record_edits(
     new = after.model_dump(mode="json")
     with connect() as conn:
         conn.executemany(
-            "INSERT OR IGNORE INTO edits (review_id, field, before_json, after_json, edited_by, edited_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO edits (review_id, field, before_json, after_json, edited_by, edited_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 (review_id, f, json.dumps(old[f]), json.dumps(new[f]), decision.reviewer, decision.decided_at)
                 for f in fields
@@ -661,13 +732,13 @@ def apply_approved(review_id: str, brief: RiskBrief, decision: ReviewDecision) -
         applied.append(f"{kind}:{option.kind}")
     with connect() as conn:
         conn.execute(
-            "INSERT OR IGNORE INTO review_tasks (review_id, account_id, title, assignee, due, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO review_tasks (review_id, account_id, title, assignee, due, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (review_id, account_id, task.title, task.assignee, task.due, decision.decided_at),
         )
         conn.executemany(
-            "INSERT OR IGNORE INTO actions (idempotency_key, review_id, account_id, kind, state, detail_json,"
-            " approved_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO actions (idempotency_key, review_id, account_id, kind, state, detail_json,"
+            " approved_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 (key, review_id, account_id, kind, state, json.dumps(detail), decision.reviewer, decision.decided_at)
                 for key, kind, state, detail in actions
@@ -689,9 +760,10 @@ def log_event(review_id: str, brief: RiskBrief, decision: ReviewDecision, applie
         # The brief kept with the review becomes the one decided on (the edited one, after an edit).
         conn.execute("UPDATE reviews SET brief_json = ? WHERE review_id = ?", (brief.model_dump_json(), review_id))
         conn.execute(
-            "INSERT OR IGNORE INTO events (review_id, account_id, as_of, signals_json, risk_level, risk_score,"
+            "INSERT INTO events (review_id, account_id, as_of, signals_json, risk_level, risk_score,"
             " brief_status, drafter, reviewer, decision, triage, option_kind, action_taken, reason, false_positive,"
-            " created_at, decided_at, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, decided_at, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (
                 review_id,
                 brief.account.account_id,
@@ -718,7 +790,7 @@ def log_event(review_id: str, brief: RiskBrief, decision: ReviewDecision, applie
 
 def event_of(review_id: str) -> dict[str, Any] | None:
     """The measurement event logged for a review, if any."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute("SELECT * FROM events WHERE review_id = ?", (review_id,)).fetchone()
     return dict(row) if row else None
 
@@ -726,9 +798,9 @@ def event_of(review_id: str) -> dict[str, Any] | None:
 def table_counts(review_id: str | None = None) -> dict[str, int]:
     """Rows per table (for one review, or all): what tests and `review show` look at."""
     where, args = ("WHERE review_id = ?", (review_id,)) if review_id else ("", ())
-    with connect() as conn:
+    with connect(write=False) as conn:
         return {
-            t: int(conn.execute(f"SELECT COUNT(*) FROM {t} {where}", args).fetchone()[0])  # fixed table names
+            t: int(conn.scalar(f"SELECT COUNT(*) FROM {t} {where}", args))  # fixed table names
             for t in ("review_tasks", "actions", "edits", "events")
         }
 
@@ -884,7 +956,7 @@ class Outcome(BaseModel):
 def outcome_review(ref: str) -> ReviewRow:
     """The approved review an outcome is for: a review id, or an account id (its latest approved review).
     Anything else, or a review not approved, is an InputError."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute("SELECT * FROM reviews WHERE review_id = ?", (ref,)).fetchone()
         if row is None:
             row = conn.execute(
@@ -896,7 +968,7 @@ def outcome_review(ref: str) -> ReviewRow:
                 known = conn.execute("SELECT 1 FROM reviews WHERE account_id = ?", (ref,)).fetchone()
                 if known:
                     raise InputError(f"account {shown(ref)} has no approved review yet: outcomes follow an approval")
-                raise InputError(f"'{shown(ref)}' is neither a review id nor an account with reviews in {store_path()}")
+                raise InputError(f"'{shown(ref)}' is neither a review id nor an account with reviews in {store_name()}")
     review = ReviewRow.model_validate(dict(row))
     if review.status != "approved":
         what = "was rejected" if review.status == "rejected" else f"is {review.status}"
@@ -937,7 +1009,7 @@ def record_outcome(outcome: Outcome) -> None:
 
 
 def latest_outcome(review_id: str) -> Outcome | None:
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute(
             "SELECT * FROM outcomes WHERE review_id = ? ORDER BY outcome_id DESC LIMIT 1", (review_id,)
         ).fetchone()
@@ -997,7 +1069,7 @@ def build_report(since: str | None = None, briefs: Any = None) -> dict[str, Any]
 
     A review counts when it was decided on or after `since` (pending ones: drafted on or after it).
     `briefs(review_id)` may supply a brief the store lacks (reviews registered by an earlier version)."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         rows = [
             dict(r)
             for r in conn.execute(

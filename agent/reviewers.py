@@ -1,8 +1,8 @@
 """Who may decide: the workspace's reviewers, their sign-in tokens and browser sessions, and the rule that
 says whether one of them may make a decision.
 
-Reviewers live in the review store (`riskbrief.sqlite`, table `reviewers`). A sign-in token is shown once
-when the reviewer is added; only its scrypt hash (with a random salt) is kept. A token reads
+Reviewers live in the review store (`riskbrief.sqlite`, or the team's Postgres; table `reviewers`). A
+sign-in token is shown once when the reviewer is added; only its scrypt hash (with a random salt) is kept. A token reads
 `rbt_<token id>_<secret>`: the id finds the reviewer, the secret is checked against the hash.
 
 With no reviewer configured the workspace is in *local single-user mode*: whoever can use it decides, as
@@ -111,7 +111,7 @@ def add_reviewer(name: str, role: str, accounts_of: str | None = None) -> tuple[
     salt = secrets.token_bytes(16)
     created = _now().isoformat()
     with connect() as conn:
-        if conn.execute("SELECT 1 FROM reviewers WHERE name = ? COLLATE NOCASE", (name,)).fetchone():
+        if conn.execute("SELECT 1 FROM reviewers WHERE lower(name) = lower(?)", (name,)).fetchone():
             raise InputError(f"reviewer '{shown(name)}' exists (remove them first to issue a new token)")
         conn.execute(
             "INSERT INTO reviewers (name, role, accounts_of, token_id, token_salt, token_hash, created_at)"
@@ -123,15 +123,15 @@ def add_reviewer(name: str, role: str, accounts_of: str | None = None) -> tuple[
 
 
 def list_reviewers() -> list[Reviewer]:
-    with connect() as conn:
+    with connect(write=False) as conn:
         rows = conn.execute("SELECT name, role, accounts_of, created_at FROM reviewers ORDER BY name").fetchall()
     return [Reviewer.model_validate(dict(r)) for r in rows]
 
 
 def get_reviewer(name: str) -> Reviewer | None:
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute(
-            "SELECT name, role, accounts_of, created_at FROM reviewers WHERE name = ? COLLATE NOCASE",
+            "SELECT name, role, accounts_of, created_at FROM reviewers WHERE lower(name) = lower(?)",
             (" ".join(name.split()),),
         ).fetchone()
     return Reviewer.model_validate(dict(row)) if row else None
@@ -149,7 +149,7 @@ def remove_reviewer(name: str) -> None:
 
 def team_mode() -> bool:
     """Whether reviewers are configured (else: local single-user mode)."""
-    with connect() as conn:
+    with connect(write=False) as conn:
         return conn.execute("SELECT 1 FROM reviewers LIMIT 1").fetchone() is not None
 
 
@@ -158,7 +158,7 @@ def reviewer_for_token(token: str) -> Reviewer | None:
     parts = token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
         return None
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute("SELECT * FROM reviewers WHERE token_id = ?", (parts[1],)).fetchone()
     if row is None:
         _hash_secret(parts[2], b"\0" * 16)  # the same work whether or not the id exists
@@ -268,7 +268,7 @@ def get_session(session_id: str | None) -> Session | None:
     """The live session of this cookie value; None if unknown, expired, or its reviewer was removed."""
     if not session_id or len(session_id) > 200:
         return None
-    with connect() as conn:
+    with connect(write=False) as conn:
         row = conn.execute(
             "SELECT s.reviewer, s.csrf, s.expires_at, r.name AS still FROM sessions s"
             " LEFT JOIN reviewers r ON r.name = s.reviewer WHERE s.id_hash = ?",

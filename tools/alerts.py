@@ -1,7 +1,8 @@
 """Alert state, suppression and the per-CSM digest (spec/signals.md, "Suppression" and "Digest").
 
-State lives in SQLite in the workspace (`alerts.sqlite`), one row per (portfolio, channel, account,
-signal), so a second run on the same day does not re-alert. The queue and the digest are separate
+State lives in SQLite in the workspace (`alerts.sqlite`), or in the team's Postgres when a database_url
+is configured (`tools.db`), one row per (portfolio, channel, account, signal), so a second run on the same
+day does not re-alert. The queue and the digest are separate
 channels: the digest reports what is new *since the last digest*, whatever the queue showed in between.
 
 An already-alerted signal is alerted again only when its severity rose, a new signal appeared on the
@@ -12,21 +13,22 @@ Nothing a run does loses state another run recorded:
   another portfolio in the same workspace neither resolves nor re-alerts this one's alerts.
 - A run dated before the latest recorded run of its portfolio and channel reads the state but does not
   change it (`AlertRun.recorded` is False): looking back never resolves, re-opens or un-acknowledges.
-- Each run is one SQLite transaction taken before reading (`BEGIN IMMEDIATE`): concurrent runs are
-  serialised and a killed run changes nothing.
+- Each run is one transaction holding the store's write lock before reading (SQLite `BEGIN IMMEDIATE`; a
+  Postgres advisory lock): concurrent runs, from any process or machine, are serialised and a killed run
+  changes nothing.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from tools import db, workspace
 from tools.models import QueueEntry
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ AlertKind = Literal["new", "escalated", "new_signal_on_account", "reminder", "su
 UNKEYED = ""
 """The portfolio key of state recorded before alerts were keyed by portfolio (and of callers naming none)."""
 
-SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS alerts (
     portfolio TEXT NOT NULL DEFAULT '',
     channel TEXT NOT NULL,
@@ -57,8 +59,11 @@ CREATE TABLE IF NOT EXISTS runs (
     as_of TEXT NOT NULL,
     active_signals INTEGER NOT NULL,
     PRIMARY KEY (portfolio, channel, as_of)
-);
+)
 """
+ALERTS_FILE = "alerts.sqlite"
+LOCK = "riskbrief:alerts"
+"""What every alert transaction holds on Postgres (SQLite's BEGIN IMMEDIATE does the same): runs are serialised."""
 _ALERT_COLUMNS = (
     "channel, account_id, signal, severity, first_alerted, last_alerted, acknowledged_on, active, resolved_on"
 )
@@ -113,28 +118,26 @@ class AlertRun:
 
 
 class AlertStore:
-    """The persisted alert state of a workspace."""
+    """The persisted alert state: in the team's Postgres when a database_url is configured, else in the
+    SQLite file `path` (default: the workspace's `alerts.sqlite`)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with self._transaction() as db:
-            columns = {row[1] for row in db.execute("PRAGMA table_info(alerts)")}
-            if columns and "portfolio" not in columns:
-                _migrate_unkeyed(db)
-            _create_tables(db)
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = None if workspace.database_url() else (path or workspace.sqlite_path(ALERTS_FILE))
+        with self._transaction():  # the schema: migrated (SQLite) or checked current (Postgres)
+            pass
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken before the first read: runs are serialised, a killed run
-        leaves the state as it was."""
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def _transaction(self) -> Iterator[db.Connection]:
+        """One write transaction, holding the write lock before the first read: runs are serialised, a
+        killed run leaves the state as it was."""
+        with db.transaction(SCHEMA, path=self.path) as conn:
+            conn.serialize(LOCK)
+            yield conn
+
+    def rows(self) -> list[dict[str, object]]:
+        """Every alert row, ordered by portfolio, channel, account and signal (for tests and inspection)."""
+        with self._transaction() as conn:
+            return [dict(r) for r in conn.execute("SELECT * FROM alerts ORDER BY 1, 2, 3, 4")]
 
     def record(
         self,
@@ -158,17 +161,15 @@ class AlertStore:
         run = AlertRun(as_of=as_of)
         entries = list(entries)
         today = as_of.isoformat()
-        with self._transaction() as db:
-            latest = db.execute(
-                "SELECT MAX(as_of) FROM runs WHERE portfolio = ? AND channel = ?", (key, channel)
-            ).fetchone()[0]
+        with self._transaction() as conn:
+            latest = conn.scalar("SELECT MAX(as_of) FROM runs WHERE portfolio = ? AND channel = ?", (key, channel))
             if latest is None and key != UNKEYED:
-                latest = _adopt_unkeyed(db, key, channel, account_ids)
+                latest = _adopt_unkeyed(conn, key, channel, account_ids)
             run.latest_run = date.fromisoformat(latest) if latest else None
             run.recorded = run.latest_run is None or as_of >= run.latest_run
             stored = {
                 (r[0], r[1]): r
-                for r in db.execute(
+                for r in conn.execute(
                     "SELECT account_id, signal, severity, last_alerted, acknowledged_on, active FROM alerts "
                     "WHERE portfolio = ? AND channel = ?",
                     (key, channel),
@@ -206,7 +207,7 @@ class AlertStore:
                     )
                     if kind == "suppressed" or not run.recorded:
                         continue
-                    db.execute(
+                    conn.execute(
                         "INSERT INTO alerts (portfolio, channel, account_id, signal, severity, first_alerted, "
                         "last_alerted, active) VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
                         "ON CONFLICT (portfolio, channel, account_id, signal) DO UPDATE "
@@ -219,14 +220,15 @@ class AlertStore:
                 if row[5] and signal_key not in seen and (scope is None or signal_key[0] in scope):
                     run.resolved.append(signal_key)
                     if run.recorded:
-                        db.execute(
+                        conn.execute(
                             "UPDATE alerts SET active = 0, resolved_on = ? WHERE portfolio = ? AND channel = ? "
                             "AND account_id = ? AND signal = ?",
                             (today, key, channel, signal_key[0], signal_key[1]),
                         )
             if run.recorded:
-                db.execute(
-                    "INSERT OR REPLACE INTO runs (portfolio, channel, as_of, active_signals) VALUES (?, ?, ?, ?)",
+                conn.execute(
+                    "INSERT INTO runs (portfolio, channel, as_of, active_signals) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (portfolio, channel, as_of) DO UPDATE SET active_signals = excluded.active_signals",
                     (key, channel, today, sum(len(e.active_signals) for e in entries)),
                 )
         return run
@@ -236,7 +238,7 @@ class AlertStore:
     ) -> int:
         """Mark an account's active alerts (or one signal's) as acknowledged, in every channel; in every
         portfolio holding that account id unless `portfolio` names one. Returns how many rows changed."""
-        with self._transaction() as db:
+        with self._transaction() as conn:
             query = "UPDATE alerts SET acknowledged_on = ? WHERE account_id = ? AND active = 1"
             args: tuple[str, ...] = (on.isoformat(), account_id)
             if signal:
@@ -245,7 +247,7 @@ class AlertStore:
             if portfolio is not None:
                 query += " AND portfolio = ?"
                 args += (_key_of(portfolio)[0],)
-            return db.execute(query, args).rowcount
+            return conn.execute(query, args).rowcount
 
 
 def _key_of(portfolio: Portfolio | str | None) -> tuple[str, frozenset[str] | None]:
@@ -257,40 +259,51 @@ def _key_of(portfolio: Portfolio | str | None) -> tuple[str, frozenset[str] | No
     return portfolio_key(portfolio.root), frozenset(portfolio.account_ids)
 
 
-def _create_tables(db: sqlite3.Connection) -> None:
-    # Statement by statement: `executescript` would commit the caller's transaction first.
-    for statement in SCHEMA.split(";"):
+def _create_tables(conn: db.Connection) -> None:
+    for statement in _TABLES.split(";"):
         if statement.strip():
-            db.execute(statement)
+            conn.execute(statement)
 
 
-def _migrate_unkeyed(db: sqlite3.Connection) -> None:
-    """A store from before alerts were keyed by portfolio: keep every row, under the unkeyed portfolio."""
-    db.execute("ALTER TABLE alerts RENAME TO alerts_unkeyed")
-    db.execute("ALTER TABLE runs RENAME TO runs_unkeyed")
-    _create_tables(db)
-    db.execute(f"INSERT INTO alerts ({_ALERT_COLUMNS}) SELECT {_ALERT_COLUMNS} FROM alerts_unkeyed")
-    db.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) SELECT {_RUN_COLUMNS} FROM runs_unkeyed")
-    db.execute("DROP TABLE alerts_unkeyed")
-    db.execute("DROP TABLE runs_unkeyed")
+def _migrate_unkeyed(conn: db.Connection) -> None:
+    """A SQLite store from before alerts were keyed by portfolio (and before versioned migrations): keep
+    every row, under the unkeyed portfolio."""
+    columns = conn.columns("alerts")
+    if not columns or "portfolio" in columns:
+        return
+    conn.execute("ALTER TABLE alerts RENAME TO alerts_unkeyed")
+    conn.execute("ALTER TABLE runs RENAME TO runs_unkeyed")
+    _create_tables(conn)
+    conn.execute(f"INSERT INTO alerts ({_ALERT_COLUMNS}) SELECT {_ALERT_COLUMNS} FROM alerts_unkeyed")
+    conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) SELECT {_RUN_COLUMNS} FROM runs_unkeyed")
+    conn.execute("DROP TABLE alerts_unkeyed")
+    conn.execute("DROP TABLE runs_unkeyed")
 
 
-def _adopt_unkeyed(db: sqlite3.Connection, key: str, channel: str, account_ids: frozenset[str] | None) -> str | None:
+def _adopt_unkeyed(conn: db.Connection, key: str, channel: str, account_ids: frozenset[str] | None) -> str | None:
     """A portfolio's first keyed run takes over the unkeyed state of its accounts in this channel (all of
     it when its accounts are unknown), with the unkeyed run dates. Returns the latest adopted run date."""
     if account_ids is None:
-        db.execute("UPDATE alerts SET portfolio = ? WHERE portfolio = ? AND channel = ?", (key, UNKEYED, channel))
+        conn.execute("UPDATE alerts SET portfolio = ? WHERE portfolio = ? AND channel = ?", (key, UNKEYED, channel))
     else:
-        db.executemany(
+        conn.executemany(
             "UPDATE alerts SET portfolio = ? WHERE portfolio = ? AND channel = ? AND account_id = ?",
             [(key, UNKEYED, channel, a) for a in sorted(account_ids)],
         )
-    db.execute(
-        "INSERT OR IGNORE INTO runs (portfolio, channel, as_of, active_signals) "
-        "SELECT ?, channel, as_of, active_signals FROM runs WHERE portfolio = ? AND channel = ?",
+    conn.execute(
+        "INSERT INTO runs (portfolio, channel, as_of, active_signals) "
+        "SELECT ?, channel, as_of, active_signals FROM runs WHERE portfolio = ? AND channel = ? "
+        "ON CONFLICT DO NOTHING",
         (key, UNKEYED, channel),
     )
-    latest: str | None = db.execute(
-        "SELECT MAX(as_of) FROM runs WHERE portfolio = ? AND channel = ?", (key, channel)
-    ).fetchone()[0]
+    latest: str | None = conn.scalar("SELECT MAX(as_of) FROM runs WHERE portfolio = ? AND channel = ?", (key, channel))
     return latest
+
+
+SCHEMA = db.Schema(
+    name="alerts",
+    sqlite_file=ALERTS_FILE,
+    migrations=(db.Migration(1, "alert and digest state, keyed by portfolio", (_create_tables,)),),
+    sqlite_prepare=_migrate_unkeyed,
+)
+"""The alert store's tables and their versions (`riskbrief db upgrade`; a SQLite file is migrated on first use)."""

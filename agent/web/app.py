@@ -6,7 +6,8 @@ stop reasons, options) with its decision and outcome forms, and the report. No J
 step: Jinja2 templates and one stylesheet.
 
 Decisions go through `agent.cli_agent.decide_review`, the same function as `riskbrief review decide`,
-with `require_ack=True` (each stop reason of a "not ready" brief is a checkbox). Who may decide is
+with `require_ack=True` (each stop reason of a "not ready" brief is a checkbox); a review decided already,
+or by someone else at the same moment, answers 409. Who may decide is
 `agent.reviewers`: sign in with a token; a session is an HttpOnly, SameSite=Strict cookie holding a random
 id whose hash the store keeps with the session's CSRF token, checked on every POST. With no reviewers the
 app is in local single-user mode: it says so on every page, asks for a name on each decision, and
@@ -34,7 +35,7 @@ from starlette.templating import Jinja2Templates
 from agent import reviewers
 from agent.brief import EDITABLE_FIELDS, RISK_CATEGORIES, RiskBrief
 from agent.render import URGENCY_LABEL, money
-from agent.review import RESPONSES, RESULTS, TRIAGE_STATUS, ReviewRow, is_not_a_risk
+from agent.review import RESPONSES, RESULTS, TRIAGE_STATUS, ReviewConflict, ReviewRow, is_not_a_risk
 from agent.reviewers import LOCAL_MODE_NOTE, NotAllowed, Reviewer, Session
 from tools import workspace
 from tools.errors import InputError
@@ -470,6 +471,8 @@ def create_app(home: Path | None = None) -> Starlette:
             await run_in_threadpool(do_decide, review_id, ctx, form)
         except NotAllowed as exc:
             return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), 403)
+        except ReviewConflict as exc:  # decided already (or concurrently, by someone else), or superseded
+            return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), 409)
         except InputError as exc:
             return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), 400)
         return _finish(RedirectResponse(f"/reviews/{review_id}?done=decided", status_code=303), ctx)

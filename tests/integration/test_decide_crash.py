@@ -21,16 +21,19 @@ from typing import Any
 
 import pytest
 from conftest import write_tiny_portfolio
+from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
 from agent.cli import main
-from agent.cli_agent import CHECKPOINTS, decide_review, run_brief
+from agent.cli_agent import decide_review, run_brief
 from agent.config import AgentContext
-from agent.graph import sqlite_graph
+from agent.graph import checkpointed_graph
 from agent.review import CRASH_AT, CRASH_EXIT, DECIDE_STEPS, ReviewDecision
-from tools import retrieval, workspace
+from tools import retrieval
 from tools.errors import InputError
 from tools.portfolio import load_portfolio
+
+pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
 CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EDITS = {"risk_category": "relationship/stakeholder"}
@@ -79,7 +82,7 @@ def in_process(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str
 
 
 def graph_next(review_id: str) -> tuple[str, ...]:
-    with sqlite_graph(workspace.sqlite_path(CHECKPOINTS)) as graph:
+    with checkpointed_graph() as graph:
         return tuple(graph.get_state({"configurable": {"thread_id": review_id}}).next)
 
 

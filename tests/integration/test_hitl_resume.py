@@ -21,16 +21,19 @@ from typing import Any
 import pytest
 from conftest import write_tiny_portfolio
 from langgraph.types import Command
+from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review, reviewers
-from agent.cli_agent import CHECKPOINTS, decide_review, load_review, run_brief
+from agent.cli_agent import decide_review, load_review, run_brief
 from agent.config import AgentContext
-from agent.graph import Compiled, sqlite_graph
+from agent.graph import Compiled, checkpointed_graph, sqlite_graph
 from agent.review import HITL_DEFAULT_REVIEWER, ReviewDecision
 from agent.state import InputState
 from tools import retrieval, workspace
 from tools.errors import InputError
 from tools.portfolio import load_portfolio
+
+pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
 CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -53,7 +56,7 @@ def config(thread: str) -> Any:
 
 @contextmanager
 def local_graph() -> Iterator[Compiled]:
-    with sqlite_graph(workspace.sqlite_path(CHECKPOINTS)) as graph:
+    with checkpointed_graph() as graph:
         yield graph
 
 

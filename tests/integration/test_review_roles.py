@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -18,13 +17,16 @@ from typing import Any
 
 import pytest
 from conftest import write_tiny_portfolio
+from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
 from agent.cli import main
 from agent.cli_agent import run_brief
 from agent.config import AgentContext
-from tools import retrieval
+from tools import retrieval, workspace
 from tools.portfolio import load_portfolio
+
+pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
 CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 REPORT_KEYS = {
@@ -108,13 +110,13 @@ def test_reviewers_add_prints_the_token_once_and_keeps_only_a_salted_hash(
     code, out, _ = riskbrief("reviewers", "list", capsys=capsys)
     assert "Morgan Diaz\tmanager\tall accounts" in out and token not in out
 
-    raw = (home / "riskbrief.sqlite").read_bytes()
     secret = token.split("_", 2)[2]
-    assert secret.encode() not in raw  # only the scrypt hash is kept
-    with sqlite3.connect(home / "riskbrief.sqlite") as conn:
-        salt, digest = conn.execute(
-            "SELECT token_salt, token_hash FROM reviewers WHERE name = 'Morgan Diaz'"
-        ).fetchone()
+    if not workspace.database_url():
+        assert secret.encode() not in (home / "riskbrief.sqlite").read_bytes()  # only the scrypt hash is kept
+    with review.connect() as conn:
+        rows = [dict(r) for r in conn.execute("SELECT * FROM reviewers")]
+        [(salt, digest)] = [(r["token_salt"], r["token_hash"]) for r in rows if r["name"] == "Morgan Diaz"]
+    assert not any(secret in str(v) for r in rows for v in r.values())  # in any backend: only the hash
     assert len(bytes.fromhex(salt)) == 16 and len(bytes.fromhex(digest)) == 32
 
     code, _, err = riskbrief("reviewers", "add", "morgan diaz", "--role", "csm", capsys=capsys)

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 from builder import AS_OF, account, day, write_portfolio
+from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent.cli import main
 from tools.alerts import AlertStore, portfolio_key
 from tools.models import QueueEntry, Signal
+
+pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
 
 def entry(account_id: str, *signals: tuple[str, int]) -> QueueEntry:
@@ -42,11 +45,11 @@ def kinds(run_alerts: list) -> list[str]:  # type: ignore[type-arg]
     return [a.kind for a in run_alerts]
 
 
-def acknowledged(db: Path) -> list[tuple[str, str, str, str | None, int]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT portfolio, channel, account_id, acknowledged_on, active FROM alerts ORDER BY 1, 2, 3"
-        ).fetchall()
+def acknowledged(db: Path) -> list[tuple[object, ...]]:
+    """(portfolio, channel, account, acknowledged_on, active) of every alert row, read through the store (the
+    SQLite file `db`, or the team database when one is configured)."""
+    keys = ("portfolio", "channel", "account_id", "acknowledged_on", "active")
+    return [tuple(r[k] for k in keys) for r in AlertStore(db).rows()]
 
 
 def test_a_run_dated_before_the_latest_reads_the_state_and_changes_nothing(tmp_path: Path) -> None:
@@ -90,6 +93,7 @@ def test_the_portfolio_key_is_the_folder_not_its_accounts(tmp_path: Path, monkey
     assert portfolio_key(tmp_path / "current") != portfolio_key(tmp_path / "exports" / "2026-11-20")
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a file of an earlier release: SQLite only
 def test_a_store_from_before_the_keying_is_adopted_with_its_acknowledgements(tmp_path: Path) -> None:
     path = tmp_path / "alerts.sqlite"
     with sqlite3.connect(path) as old:  # the schema of the previous release

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from brief_fixtures import ACCOUNT, ENTRY, POOL, facts, rulebook
+from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
 from agent.brief import DrafterInfo, RiskBrief, assemble_brief
@@ -22,6 +23,8 @@ from agent.review import (
 )
 from tools.errors import InputError
 from tools.verify import VerificationReport
+
+pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
 KEYS = {
     "accounts_reviewed",
