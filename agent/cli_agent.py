@@ -498,7 +498,7 @@ def review_decide(
     ack_stops: Annotated[
         bool,
         typer.Option(
-            "--ack-stops", help="Acknowledge every stop reason of a 'not ready' brief (required with reviewers)."
+            "--ack-stops", help="Acknowledge every stop reason of a 'not ready' brief (required to approve one)."
         ),
     ] = False,
     token: TokenOpt = None,
@@ -533,7 +533,7 @@ def review_decide(
         )
     except ValidationError as exc:
         raise InputError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
-    result = decide_review(review_id, decision)
+    result = decide_review(review_id, decision, require_ack=True)
     if decision.approved:
         typer.echo(
             f"{review_id}: {'edited and approved' if decision.edits else 'approved'} by {shown(decision.reviewer)} "

@@ -98,8 +98,8 @@ def test_a_decide_killed_after_any_step_is_finished_by_a_retry_from_a_new_proces
     review_id = run_brief("A-017", portfolio, context=context, review_id=f"rv-A-017-{step}").review_id
     edit = tmp_path / "edit.json"
     edit.write_text(json.dumps(EDITS), encoding="utf-8")
-    decide = ("review", "decide", review_id, "--edit", str(edit), "--reviewer", "Priya Patel", "--triage", "escalate")
-    decide += ("--option", "1")
+    decide = ("review", "decide", review_id, "--edit", str(edit), "--ack-stops", "--reviewer", "Priya Patel")
+    decide += ("--triage", "escalate", "--option", "1")
 
     crashed = cli(*decide, home=home, crash_at=step)
     assert crashed.returncode == CRASH_EXIT, crashed.stderr
@@ -152,7 +152,7 @@ def test_an_unexpected_exception_mid_decide_exits_4_on_one_line_and_the_retry_fi
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     review_id = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-internal").review_id
-    decide = ("review", "decide", review_id, "--approve", "--reviewer", "Priya Patel")
+    decide = ("review", "decide", review_id, "--approve", "--ack-stops", "--reviewer", "Priya Patel")
     real_apply = review.apply_approved
 
     def broken(*args: Any) -> list[str]:

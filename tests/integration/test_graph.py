@@ -114,6 +114,7 @@ def test_cli_brief_then_approve_from_another_process(home: Path, portfolio: Path
         "decide",
         review_id,
         "--approve",
+        "--ack-stops",
         "--reviewer",
         "Priya Patel",
         "--triage",

@@ -141,10 +141,14 @@ def test_local_mode_says_so_on_every_decision(
     home: Path, portfolio: Path, context: AgentContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     review_id = brief_id(portfolio, context, "local0001")
-    code, out, err = riskbrief("review", "decide", review_id, "--approve", "--reviewer", "Priya Patel", capsys=capsys)
+    # A "not ready" brief needs its stop reasons acknowledged, with or without reviewers configured.
+    approve = ("review", "decide", review_id, "--approve", "--reviewer", "Priya Patel")
+    code, _, err = riskbrief(*approve, capsys=capsys)
+    one_line_error(code, err, "the brief is not ready: acknowledge each stop reason before approving")
+    code, out, err = riskbrief(*approve, "--ack-stops", capsys=capsys)
     assert code == 0 and "approved by Priya Patel" in out
     assert "note: local single-user mode: no reviewers are configured" in err
-    assert "stop reason(s) not acknowledged (--ack-stops)" in err  # allowed locally, but said
+    assert "not acknowledged" not in err
 
 
 def test_roles_decide_who_may_approve_what(
@@ -259,7 +263,8 @@ def test_edits_are_reverified(
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(fields), encoding="utf-8")
         return riskbrief(
-            "review", "decide", run.review_id, "--edit", str(path), "--reviewer", "Priya Patel", capsys=capsys
+            "review", "decide", run.review_id, "--edit", str(path), "--ack-stops", "--reviewer", "Priya Patel",
+            capsys=capsys,
         )
 
     unsupported = {"cause": "Budget was cut", "evidence_ids": ["note:N-77"], "quote": "budget was cut"}
@@ -317,6 +322,7 @@ def test_outcome_and_report(
         "decide",
         approved,
         "--approve",
+        "--ack-stops",
         "--reviewer",
         "Priya Patel",
         "--triage",
@@ -336,7 +342,8 @@ def test_outcome_and_report(
         "Not a risk: the usage drop was a holiday",
         capsys=capsys,
     )
-    riskbrief("review", "decide", low, "--approve", "--reviewer", "Sam Lee", "--triage", "dismiss", capsys=capsys)
+    low_decide = ("review", "decide", low, "--approve", "--ack-stops", "--reviewer", "Sam Lee", "--triage", "dismiss")
+    riskbrief(*low_decide, capsys=capsys)
 
     code, _, err = riskbrief("outcome", rejected, "--response", "replied", "--result", "saved", capsys=capsys)
     one_line_error(code, err, f"review {rejected} was rejected: outcomes are recorded after an approval")
