@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 
 from tools.contacts import KeyContact
 from tools.evidence import EvidenceRecord, Fact, Span, describe, short_id
-from tools.models import QueueEntry, RiskLevel, Signal
-from tools.registry import REGISTRY, RISK_CATEGORIES, RiskCategory
+from tools.models import ChurnFactor, QueueEntry, RiskLevel, Signal
+from tools.registry import REGISTRY, RISK_CATEGORIES, RiskCategory, limits_in_force
 from tools.rulebook import (
     ACTION_CATALOGUE,
     ActionKind,
@@ -42,12 +42,6 @@ OPTIONS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
 # Signal id -> the risk category it points at (the registry is the one source).
 SIGNAL_CATEGORY: dict[str, RiskCategory] = {sid: spec.risk_category for sid, spec in REGISTRY.items()}
 
-LIMITS = [
-    "Detection confidence is high: a signal is present or not.",
-    "Prioritisation confidence is medium: weights are defaults until calibrated against outcomes.",
-    "Causal inference is low: signals are correlations; suspected causes need confirming.",
-    "Clustering assumes independent signals: signals with one root cause can overstate severity.",
-]
 
 
 # ----------------------------------------------------------------------------- what a drafter writes
@@ -139,6 +133,11 @@ class AccountBlock(BaseModel):
     segment: str | None = None
     goals: str | None = None
     as_of: str
+    churn_probability: float | None = None
+    """P(churn) from the calibrated model, when one is in force (tools.churn_model)."""
+    churn_horizon_days: int | None = None
+    churn_factors: list[ChurnFactor] | None = None
+    """The top factors behind churn_probability, largest push first."""
 
 
 class Cause(BaseModel):
@@ -347,6 +346,9 @@ def account_block(entry: QueueEntry, as_of: date, segment: str | None, goals: st
         segment=segment or entry.segment,
         goals=goals,
         as_of=as_of.isoformat(),
+        churn_probability=entry.churn_probability,
+        churn_horizon_days=entry.churn_horizon_days,
+        churn_factors=entry.churn_factors,
     )
 
 
@@ -636,7 +638,12 @@ def assemble_brief(
             risk_level=entry.risk_level,
             signals=[s.signal for s in entry.active_signals],
         ),
-        limits=LIMITS,
+        limits=limits_in_force(
+            f"Prioritisation: P(churn) within {entry.churn_horizon_days} days and its factors come from the "
+            "calibrated churn model; the rule score orders the queue."
+            if entry.churn_horizon_days
+            else None
+        ),
         status="not ready" if reasons else "ready",
         stop_reasons=reasons,
         drafter=drafter,

@@ -7,17 +7,27 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tools import workspace
+from agent.cli_options import (
+    AsOfOpt,
+    ConfigOpt,
+    DataOpt,
+    HomeOpt,
+    TableOrJson,
+    TableOrJsonOpt,
+    out,
+    parse_date,
+    resolve_data,
+    set_home,
+)
 from tools.errors import InputError
 
 if TYPE_CHECKING:
@@ -25,15 +35,8 @@ if TYPE_CHECKING:
     from evals.adversarial.run import AdversarialReport
     from evals.runner import EvalReport, SuiteReport
     from tools.backtest import BacktestReport
-    from tools.calibration import CalibrationReport
-
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-
+    from tools.calibration import ModelCalibrationReport
+    from tools.config import Config
 
 class FlagLevel(StrEnum):
     any = "any"
@@ -45,31 +48,6 @@ class FlagLevel(StrEnum):
 class ScoreChoice(StrEnum):
     risk_score = "risk_score"
     churn_probability = "churn_probability"
-
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--home", help="Workspace folder (default: $RISKBRIEF_HOME, else ./.riskbrief).", show_default=False
-    ),
-]
-DataOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--data",
-        help="Portfolio directory with outcomes.csv; `sample` for the bundled one.",
-        show_default=False,
-    ),
-]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="riskbrief.toml to use.", show_default=False)
-]
-FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json for scripts.")]
-
-
-def _set_home(home: Path | None) -> None:
-    if home is not None:
-        workspace.set_home(home)
 
 
 def _pct(value: float | None, digits: int = 3) -> str:
@@ -95,17 +73,14 @@ def _drafters(models: list[str], offline: bool) -> list[ModelSettings | None]:
     for name in models:
         settings = model_settings(config, {**os.environ, "RISKBRIEF_MODEL": name})
         if settings is None:
-            raise InputError(
-                f"--model {name}: no model endpoint configured (set OPENAI_BASE_URL or OPENAI_API_KEY)"
-            )
+            raise InputError(f"--model {name}: no model endpoint configured (set OPENAI_BASE_URL or OPENAI_API_KEY)")
         drafters.append(settings)
     return drafters
 
 
 def _suite_table(report: SuiteReport) -> Table:
     table = Table(
-        title=f"{report.suite} · drafter {report.drafter} · "
-        f"{len(report.cases)} briefs in {report.seconds:.1f} s"
+        title=f"{report.suite} · drafter {report.drafter} · {len(report.cases)} briefs in {report.seconds:.1f} s"
     )
     for col in ("scorer", "value", "cases", "threshold", "", "failing cases"):
         table.add_column(col, overflow="fold")
@@ -137,9 +112,7 @@ def _comparison(report: EvalReport) -> Table | None:
                 if sc.scorer == name and sc.value is not None
             ]
             total = sum(values) if values else None
-            is_sum = any(
-                sc.aggregate == "sum" for s in report.suites for sc in s.scorers if sc.scorer == name
-            )
+            is_sum = any(sc.aggregate == "sum" for s in report.suites for sc in s.scorers if sc.scorer == name)
             cells.append("n/a" if total is None else f"{total:g}" if is_sum else f"{total / len(values):.3f}")
         table.add_row(name, *cells)
     return table
@@ -204,7 +177,7 @@ def eval_command(
         bool,
         typer.Option("--model-graded", help="Also ask the configured model whether causes are supported."),
     ] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: TableOrJsonOpt = TableOrJson.table,
     home: HomeOpt = None,
 ) -> None:
     """Score briefs against the labelled scenario suites; exit 1 when a suite is below its thresholds."""
@@ -220,7 +193,7 @@ def eval_command(
     )
     from tools.config import load_config
 
-    _set_home(home)
+    set_home(home)
     names, adversarial = _split_adversarial(suite or [])
     folders = resolve_suites(names) if names or not suite else []
     drafters = _drafters(model or [], offline) if folders else []
@@ -236,14 +209,13 @@ def eval_command(
     report = EvalReport(
         created_at=now_stamp(),
         model_graded=model_graded,
-        passed=all(r.passed for r in reports)
-        and (adversarial_report is None or adversarial_report.passed),
+        passed=all(r.passed for r in reports) and (adversarial_report is None or adversarial_report.passed),
         suites=reports,
     )
     paths = [write_report(report)] if reports or adversarial_report is None else []
     if adversarial_report is not None:
         paths.append(_write_adversarial(adversarial_report))
-    if fmt == Format.json:
+    if fmt == TableOrJson.json:
         typer.echo(_json_with_adversarial(report, adversarial_report))
     else:
         for r in reports:
@@ -256,9 +228,7 @@ def eval_command(
             out.print(comparison)
         if adversarial_report is not None:
             _print_adversarial(adversarial_report)
-        verdict = (
-            "[green]all suites pass[/green]" if report.passed else "[bold red]below thresholds[/bold red]"
-        )
+        verdict = "[green]all suites pass[/green]" if report.passed else "[bold red]below thresholds[/bold red]"
         out.print(f"{verdict} · report: {', '.join(str(p) for p in paths)}")
     if not report.passed:
         raise typer.Exit(1)
@@ -267,16 +237,8 @@ def eval_command(
 # --------------------------------------------------------------------------------------------- backtest
 
 
-def _data(data: str | None) -> Path:
-    from agent.cli import resolve_data
-
-    return resolve_data(data)
-
-
 def _backtest_table(r: BacktestReport) -> Table:
-    table = Table(
-        title=f"Backtest as of {r.as_of}, churn in the next {r.horizon_days} days (ranked by {r.score})"
-    )
+    table = Table(title=f"Backtest as of {r.as_of}, churn in the next {r.horizon_days} days (ranked by {r.score})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     rows = [
@@ -301,29 +263,43 @@ def _backtest_table(r: BacktestReport) -> Table:
 
 def backtest_command(
     data: DataOpt = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Rank as of this date (YYYY-MM-DD).")] = None,
+    as_of: AsOfOpt = None,
     horizon: Annotated[int, typer.Option("--horizon", help="Days after as-of in which churn counts.")] = 90,
-    flag_level: Annotated[
-        FlagLevel, typer.Option("--flag-level", help="Lowest risk level that counts as flagged.")
-    ] = (FlagLevel.high),
+    flag_level: Annotated[FlagLevel, typer.Option("--flag-level", help="Lowest risk level that counts as flagged.")] = (
+        FlagLevel.high
+    ),
     score: Annotated[
-        ScoreChoice, typer.Option("--score", help="What ranks accounts.")
-    ] = ScoreChoice.risk_score,
-    fmt: FormatOpt = Format.table,
+        ScoreChoice | None,
+        typer.Option("--score", help="What ranks accounts (default: churn_probability once calibrated)."),
+    ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Time-split comparison of every method on the same held-out rows (rule score, calibrated "
+            "model, training rate, health formula, raw-column LR and GBM); --as-of ends the history.",
+        ),
+    ] = False,
+    test_dates: Annotated[int, typer.Option("--test-dates", help="With --compare: month ends held out.")] = 3,
+    fmt: TableOrJsonOpt = TableOrJson.table,
     config_file: ConfigOpt = None,
 ) -> None:
     """Rank as of D and compare with outcomes after D: AUC, precision@k, recall, lead time."""
-    from agent.cli import parse_date
     from tools.backtest import run_backtest
     from tools.config import load_config
 
-    root = _data(data)
+    root = resolve_data(data)
     config = load_config(root, config_file)
+    if compare:
+        _compare(root, config, parse_date(as_of), horizon, test_dates, fmt)
+        return
+    if score is None:
+        score = ScoreChoice.churn_probability if config.calibration is not None else ScoreChoice.risk_score
     day = parse_date(as_of) or config.as_of
     if day is None:
         raise InputError("--as-of D is required (or as_of in riskbrief.toml)")
     report = run_backtest(root, day, horizon, config, flag_level=flag_level.value, score=score.value)
-    if fmt == Format.json:
+    if fmt == TableOrJson.json:
         typer.echo(report.model_dump_json(indent=2))
         return
     out.print(_backtest_table(report))
@@ -333,96 +309,155 @@ def backtest_command(
         out.print(f"churned but not flagged (first {len(report.missed)}): {', '.join(report.missed)}")
 
 
+def _compare(root: Path, config: Config, end: date | None, horizon: int, test_dates: int, fmt: TableOrJson) -> None:
+    from evals.converters.compare import print_table
+    from tools.churn_eval import compare_portfolio
+
+    if horizon <= 0 or test_dates < 1:
+        raise InputError("--horizon must be positive and --test-dates >= 1")
+    result = compare_portfolio(root, config, horizon, test_dates, end)
+    if fmt == TableOrJson.json:
+        typer.echo(json.dumps({"portfolio": result}, indent=2, sort_keys=True))
+        return
+    print_table({"portfolio": result}, out)
+
+
 # -------------------------------------------------------------------------------------------- calibrate
 
 
-def _calibration_tables(r: CalibrationReport) -> list[Table]:
-    weights = Table(
-        title=f"Churn model (logistic regression, L2 {r.l2:g}; churn within {r.horizon_days} days)"
+def _calibration_tables(r: ModelCalibrationReport) -> list[Table]:
+    summary = Table(
+        title=f"Churn models (the queue shows the {r.primary_horizon_days}-day one); fitted {r.fitted_as_of}"
     )
-    weights.add_column("feature")
-    weights.add_column("weight", justify="right")
-    weights.add_row("intercept", f"{r.intercept:+.3f}")
-    for feature, weight in sorted(r.weights.items(), key=lambda kv: -kv[1]):
-        weights.add_row(feature, f"{weight:+.3f}")
-    h = r.held_out
-    held = Table(
-        title=f"Held out: fitted on {len(r.train_dates)} as-of dates "
-        f"{r.train_dates[0]}..{r.train_dates[-1]}, "
-        f"tested on {', '.join(d.isoformat() for d in r.test_dates)}"
-    )
-    held.add_column("metric")
-    held.add_column("value", justify="right")
-    for name, value in (
-        ("test rows", str(h.n)),
-        ("test churn rate", _pct(h.churn_rate)),
-        ("AUC (model)", _pct(h.auc)),
-        ("AUC (default rule score)", _pct(r.rule_score_auc)),
-        ("precision@10% (model)", _pct(h.precision_at_10pct)),
-        ("precision@10% (rule score)", _pct(r.rule_score_precision_at_10pct)),
-        ("Brier score (model)", _pct(h.brier, 4)),
-        ("Brier score (train base rate)", _pct(h.base_rate_brier, 4)),
-        ("log loss", _pct(h.log_loss, 4)),
-        ("expected calibration error", _pct(h.expected_calibration_error, 4)),
+    for col in (
+        "horizon",
+        "chosen (inner split)",
+        "written",
+        "test dates",
+        "test rows",
+        "churn rate",
+        "AUC model",
+        "AUC rule score",
+        "P@10% model",
+        "Brier",
+        "Brier base rate",
+        "ECE",
     ):
-        held.add_row(name, value)
-    bins = Table(title="Reliability (held out)")
-    for col in ("predicted", "accounts", "mean predicted", "observed churn"):
-        bins.add_column(col, justify="right")
-    for b in h.reliability:
-        bins.add_row(
-            f"{b.lower:.1f}-{b.upper:.1f}", str(b.count), f"{b.mean_predicted:.3f}", f"{b.observed_rate:.3f}"
+        summary.add_column(col, justify="left" if col.startswith("chosen") else "right")
+    for h in r.horizons:
+        o = h.held_out
+        summary.add_row(
+            f"{h.horizon_days} d",
+            h.chosen,
+            h.written,
+            f"{h.test_dates[0]}..{h.test_dates[-1]}",
+            str(o.n),
+            _pct(o.churn_rate),
+            _pct(o.auc),
+            _pct(h.rule_score_auc),
+            _pct(o.precision_at_10pct),
+            _pct(o.brier, 4),
+            _pct(o.base_rate_brier, 4),
+            _pct(o.expected_calibration_error, 4),
         )
-    return [weights, held, bins]
+    columns = Table(title="What the model reads")
+    columns.add_column("kind")
+    columns.add_column("columns")
+    columns.add_row(
+        "always",
+        "signal indicators, signal count, rule score, tenure, days to renewal, proximity band, "
+        "renewal within the horizon, ARR, licences, segment",
+    )
+    columns.add_row("extra numeric (accounts.csv)", ", ".join(r.extra_numeric) or "-")
+    columns.add_row("extra categorical (accounts.csv)", ", ".join(r.extra_categorical) or "-")
+    columns.add_row("not read", ", ".join(r.ignored_columns) or "-")
+    return [summary, columns]
 
 
 def calibrate_command(
     data: DataOpt = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="End of the known history (default: the latest outcome date)."),
-    ] = None,
+    as_of: AsOfOpt = None,
     horizon: Annotated[
-        int, typer.Option("--horizon", help="Days after each as-of date in which churn counts.")
-    ] = 90,
-    write: Annotated[
-        Path | None, typer.Option("--write", help="Write the \\[calibration] table into this riskbrief.toml.")
+        list[int] | None,
+        typer.Option(
+            "--horizon", help="Days after each as-of date in which churn counts; repeatable (default 30, 90, 180)."
+        ),
     ] = None,
-    l2: Annotated[float, typer.Option("--l2", help="L2 penalty of the logistic regression.")] = 1.0,
-    test_dates: Annotated[
-        int, typer.Option("--test-dates", help="Newest month-end as-of dates held out.")
-    ] = 3,
-    fmt: FormatOpt = Format.table,
+    primary: Annotated[int, typer.Option("--primary", help="The horizon whose probability the queue shows.")] = 90,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            "--write", help="Write the \\[calibration] table into this riskbrief.toml (model file beside it)."
+        ),
+    ] = None,
+    test_dates: Annotated[int, typer.Option("--test-dates", help="Newest month-end as-of dates held out.")] = 3,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --write: write the models even when the queue's horizon did not beat the rule score "
+            "and the base rate on the held-out dates.",
+        ),
+    ] = False,
+    fmt: TableOrJsonOpt = TableOrJson.table,
     config_file: ConfigOpt = None,
 ) -> None:
-    """Fit churn probabilities over the signals on outcome history (time split), report calibration,
-    and optionally write the model for the queue's churn_probability and arr_at_risk."""
-    from agent.cli import parse_date
-    from tools.calibration import calibrate, write_calibration
+    """Fit churn models (30/90/180 days) on outcome history, time split; report held-out accuracy and
+    calibration; optionally write them for the queue's churn_probability, arr_at_risk and factors."""
+    from tools.calibration import calibrate_models, write_models
     from tools.config import load_config
 
-    if l2 < 0 or test_dates < 1:
-        raise InputError("--l2 must be >= 0 and --test-dates >= 1")
-    root = _data(data)
+    if test_dates < 1:
+        raise InputError("--test-dates must be >= 1")
+    root = resolve_data(data)
     config = load_config(root, config_file)
-    report = calibrate(
-        root, as_of=parse_date(as_of), horizon_days=horizon, n_test_dates=test_dates, l2=l2, config=config
+    report = calibrate_models(
+        root,
+        as_of=parse_date(as_of),
+        horizons=horizon or (30, 90, 180),
+        primary=primary,
+        n_test_dates=test_dates,
+        config=config,
     )
-    if write is not None:
-        write_calibration(write, report)
-    if fmt == Format.json:
+    weak = model_falls_short(report)
+    model_path = write_models(write, report) if write is not None and (force or weak is None) else None
+    if write is not None and model_path is None:
+        typer.echo(
+            f"warning: nothing written to {write}: {weak}; the queue keeps the rule score (--force writes it anyway)",
+            err=True,
+        )
+    if fmt == TableOrJson.json:
         typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         return
     for table in _calibration_tables(report):
         out.print(table)
-    if write is not None:
+    for note in report.notes:
+        out.print(f"[yellow]note:[/yellow] {escape(note)}")
+    if model_path is not None:
         out.print(
-            f"wrote the \\[calibration] table to {write}: the queue shows churn_probability and arr_at_risk"
+            f"wrote the \\[calibration] table to {write} and the models to {model_path}: the queue shows "
+            "churn_probability, arr_at_risk and the top factors"
         )
 
 
-def register(app: typer.Typer) -> None:
-    """Add `eval`, `backtest` and `calibrate` to the `riskbrief` app."""
-    app.command("eval")(eval_command)
-    app.command("backtest")(backtest_command)
-    app.command("calibrate")(calibrate_command)
+def model_falls_short(report: ModelCalibrationReport) -> str | None:
+    """Why the queue's model should not be put in force, or None: on its held-out dates it must rank
+    better than the rule score and be better calibrated than predicting the training churn rate."""
+    primary = next((h for h in report.horizons if h.horizon_days == report.primary_horizon_days), None)
+    if primary is None:
+        return None
+    held = primary.held_out
+    label = f"the {primary.horizon_days}-day model"
+    if held.auc is None:
+        return f"{label} could not be scored on the held-out dates (one class only)"
+    if primary.rule_score_auc is not None and held.auc <= primary.rule_score_auc:
+        return (
+            f"{label} ranked no better than the rule score on the held-out dates "
+            f"(AUC {held.auc:.3f} vs {primary.rule_score_auc:.3f})"
+        )
+    if held.brier >= held.base_rate_brier:
+        return (
+            f"{label} was no better calibrated than the base rate on the held-out dates "
+            f"(Brier {held.brier:.4f} vs {held.base_rate_brier:.4f})"
+        )
+    return None

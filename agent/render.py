@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from tools.digest import Digest
 from tools.models import QueueEntry
-from tools.registry import LIMITS
+from tools.registry import limits_in_force
+
+if TYPE_CHECKING:
+    from tools.config import Config
 
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
 URGENCY_LABEL = {
@@ -34,9 +40,12 @@ def queue_table(entries: list[QueueEntry], alerts: dict[str, str] | None = None,
     table.add_column("ARR", justify="right")
     table.add_column("Renews in", justify="right", no_wrap=True)
     table.add_column("Health", justify="right")
+    explained = any(e.churn_factors for e in entries)
     if calibrated:
         table.add_column("P(churn)", justify="right")
         table.add_column("ARR at risk", justify="right")
+    if explained:
+        table.add_column("Why (model)", min_width=24)
     table.add_column("Signals (severity)", min_width=30)
     table.add_column("Urgency", no_wrap=True)
     if alerts is not None:
@@ -62,6 +71,10 @@ def queue_table(entries: list[QueueEntry], alerts: dict[str, str] | None = None,
                 "—" if e.churn_probability is None else f"{e.churn_probability:.0%}",
                 "—" if e.arr_at_risk is None else money(e.arr_at_risk),
             ]
+        if explained:
+            from tools.churn_model import describe_factors
+
+            row.append(escape(describe_factors(e.churn_factors)) or "—")
         row += [sigs, URGENCY_LABEL[e.handoff_urgency]]
         if alerts is not None:
             row.append(alerts.get(e.account_id, ""))
@@ -76,8 +89,14 @@ def not_evaluated_note(entries: list[QueueEntry], shared: list[str]) -> Text | N
     return Text("Not evaluated (missing data): " + "; ".join(shared), style="yellow")
 
 
-def limits_note() -> Text:
-    return Text(" ".join(LIMITS), style="dim")
+def limits_note(config: Config | None = None) -> Text:
+    """The limits text under the queue; with `config`, it says which score is in force."""
+    note = None
+    if config is not None:
+        from tools.churn_model import prioritisation_note
+
+        note = prioritisation_note(config)
+    return Text(" ".join(limits_in_force(note)), style="dim")
 
 
 def digest_view(d: Digest) -> Group:

@@ -457,17 +457,194 @@ def calibration_toml(report: CalibrationReport) -> str:
 
 def write_calibration(path: Path, report: CalibrationReport) -> None:
     """Write the model into `path`, replacing any earlier `[calibration]` tables and keeping the rest."""
+    replace_calibration_table(path, calibration_toml(report))
+
+
+def replace_calibration_table(path: Path, table: str) -> None:
+    """Write `table` (TOML text) into `path` in place of any earlier `[calibration]` tables, keeping the rest."""
     kept: list[str] = []
     if path.is_file():
         skipping = False
         for line in path.read_text(encoding="utf-8").splitlines():
             match = _HEADER.match(line)
             if match:
-                table = match.group(1)
-                skipping = table == "calibration" or table.startswith("calibration.")
+                name = match.group(1)
+                skipping = name == "calibration" or name.startswith("calibration.")
             if not skipping:
                 kept.append(line)
         while kept and not kept[-1].strip():
             kept.pop()
     body = "\n".join(kept) + ("\n\n" if kept else "")
-    path.write_text(body + calibration_toml(report), encoding="utf-8")
+    path.write_text(body + table, encoding="utf-8")
+
+
+# ------------------------------------------------------------------------- the model per horizon (format 2)
+
+
+class HorizonReport(BaseModel):
+    """One horizon's model: how it was chosen and how it did on the held-out dates."""
+
+    horizon_days: int
+    train_dates: list[date]
+    test_dates: list[date]
+    n_train: int
+    train_churn_rate: float
+    chosen: str = Field(description="the candidate chosen on the inner split of the training dates")
+    written: str = Field(description="the candidate chosen again, on every labelled date, for the written model")
+    inner_split: str
+    inner_auc: dict[str, float | None]
+    intercept_shift: float = Field(description="re-fitted on the newest labelled window of the written model")
+    held_out: HeldOut = Field(description="chosen and fitted on train dates only, scored on test dates")
+    rule_score_auc: float | None
+    rule_score_precision_at_10pct: float | None
+
+
+class ModelCalibrationReport(BaseModel):
+    """Models for each horizon, the columns they read, and their held-out evaluation."""
+
+    primary_horizon_days: int
+    fitted_as_of: str
+    extra_numeric: list[str] = Field(description="extra accounts.csv columns read as numbers")
+    extra_categorical: list[str] = Field(description="extra accounts.csv columns read as categories")
+    ignored_columns: list[str] = Field(description="extra accounts.csv columns the model does not read")
+    horizons: list[HorizonReport]
+    notes: list[str] = Field(default_factory=list)
+    model_json: str = Field(default="", exclude=True, repr=False)
+
+
+def _earliest(root: Path) -> date:
+    from tools.portfolio import load_portfolio
+
+    full = load_portfolio(root, include_outcomes=True)
+    starts = full.accounts["contract_start"].drop_nulls() if "contract_start" in full.accounts.columns else None
+    outcomes = full.table("outcomes")
+    candidates = [d for d in (starts.min() if starts is not None and starts.len() else None,) if isinstance(d, date)]
+    if outcomes is not None and outcomes.height:
+        first = outcomes["date"].min()
+        if isinstance(first, date):
+            candidates.append(first)
+    return max(min(candidates), date(1900, 1, 31)) if candidates else date(1900, 1, 31)
+
+
+def calibrate_models(
+    portfolio_dir: Path,
+    *,
+    as_of: date | None = None,
+    horizons: Sequence[int] = (30, 90, 180),
+    primary: int | None = None,
+    n_test_dates: int = 3,
+    config: Config | None = None,
+) -> ModelCalibrationReport:
+    """Fit one churn model per horizon (tools.churn_model) on outcome history and evaluate it on held-out
+    dates; the models written are refitted on every labelled date of their horizon."""
+    from tools.churn_model import ChurnModelSet, choose_and_fit
+    from tools.churn_rows import portfolio_rows, with_label
+    from tools.config import load_config
+    from tools.portfolio import load_portfolio
+
+    if not horizons or any(h <= 0 for h in horizons):
+        raise InputError(f"--horizon must be positive numbers of days, got {list(horizons)}")
+    root = Path(portfolio_dir)
+    config = config or load_config(root)
+    full = load_portfolio(root, include_outcomes=True)
+    outcomes = full.table("outcomes")
+    if outcomes is None or outcomes.height == 0:
+        raise InputError(f"{root}: outcomes.csv is missing or empty; calibration needs outcome history")
+    latest = outcomes["date"].max()
+    assert isinstance(latest, date)
+    end = as_of or latest
+    earliest = _earliest(root)
+    plan: dict[int, tuple[list[date], list[date], list[date]]] = {}
+    notes: list[str] = []
+    for h in sorted(set(horizons)):
+        dates = labelled_dates(end, h, earliest)
+        first, held = time_split(dates, h, n_test_dates)
+        if len(first) < 2 or not held:
+            notes.append(f"{h} days: too little history for a time split ({len(dates)} labelled month ends); skipped")
+            continue
+        plan[h] = (sorted(dates), first, held)
+    if not plan:
+        raise InputError(f"{root}: too little outcome history to calibrate any horizon ({'; '.join(notes)})")
+    all_dates = sorted({d for dates, _, _ in plan.values() for d in dates})
+    rows_all = portfolio_rows(root, config, all_dates, snapshot=end)
+    account_columns = full.accounts.columns
+    bands = [(b.max_days, b.adjustment) for b in config.renewal_proximity]
+    reports: list[HorizonReport] = []
+    models = {}
+    for h, (dates, train_dates, test_dates) in plan.items():
+        rows = with_label(rows_all.filter(pl.col("as_of").is_in(dates)), h)
+        train = rows.filter(pl.col("as_of").is_in(train_dates))
+        test = rows.filter(pl.col("as_of").is_in(test_dates))
+        y_train, y_test = labels_of(train), labels_of(test)
+        held_model = choose_and_fit(train, h, bands, account_columns)
+        p = held_model.predict(test)
+        rule = np.asarray(test["risk_score"].to_list(), dtype=float)
+        final = choose_and_fit(rows, h, bands, account_columns)
+        final.about["fitted_as_of"] = f"{dates[0].isoformat()}..{dates[-1].isoformat()}"
+        final.about["test_auc"] = auc(p, y_test)
+        models[h] = final
+        reports.append(
+            HorizonReport(
+                horizon_days=h,
+                train_dates=train_dates,
+                test_dates=test_dates,
+                n_train=len(y_train),
+                train_churn_rate=float(y_train.mean()) if len(y_train) else 0.0,
+                chosen=str(held_model.about["chosen"]),
+                written=str(final.about["chosen"]),
+                inner_split=str(held_model.about["inner_split"]),
+                inner_auc=dict(held_model.about["inner_auc"]),
+                intercept_shift=float(final.offset),
+                held_out=evaluate_probabilities(p, y_test, float(y_train.mean()) if len(y_train) else 0.0),
+                rule_score_auc=auc(rule, y_test),
+                rule_score_precision_at_10pct=precision_at_k(rule, y_test, 0.1) if len(y_test) else None,
+            )
+        )
+    chosen_primary = primary if primary in models else (90 if 90 in models else min(models))
+    fitted = f"{min(all_dates).isoformat()}..{max(all_dates).isoformat()}"
+    spec = models[chosen_primary].spec
+    model_set = ChurnModelSet(models=models, primary=chosen_primary, fitted={"as_of_dates": fitted})
+    return ModelCalibrationReport(
+        primary_horizon_days=chosen_primary,
+        fitted_as_of=fitted,
+        extra_numeric=spec.extra_numeric,
+        extra_categorical=spec.extra_categorical,
+        ignored_columns=spec.ignored,
+        horizons=reports,
+        notes=notes,
+        model_json=model_set.to_json(),
+    )
+
+
+MODEL_FILE = "riskbrief.churn.json"
+
+
+def model_toml(report: ModelCalibrationReport, model_file: str) -> str:
+    """The `[calibration]` table (format 2) naming the model file."""
+    lines = [
+        "[calibration]",
+        "# Churn models from `riskbrief calibrate` (one per horizon, in model_file next to this file).",
+        "# The queue shows P(churn) within horizon_days, ARR at risk and the top factors; the rule score",
+        "# still orders it. Delete this table to go back to the rule score alone.",
+        f"format = {2}",
+        f'model_file = "{model_file}"',
+        f"horizon_days = {report.primary_horizon_days}",
+        f"horizons = [{', '.join(str(h.horizon_days) for h in report.horizons)}]",
+        f'fitted_as_of = "{report.fitted_as_of}"',
+    ]
+    for h in report.horizons:
+        a = h.held_out.auc
+        lines.append(
+            f"# {h.horizon_days} days: {h.chosen}; held-out AUC {'-' if a is None else f'{a:.3f}'}, "
+            f"Brier {h.held_out.brier:.4f} (base rate {h.held_out.base_rate_brier:.4f})"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_models(path: Path, report: ModelCalibrationReport) -> Path:
+    """Write the model file beside `path` and the `[calibration]` table into `path` (other tables kept)."""
+    model_path = path.parent / MODEL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model_path.write_text(report.model_json, encoding="utf-8")
+    replace_calibration_table(path, model_toml(report, MODEL_FILE))
+    return model_path

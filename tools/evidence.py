@@ -912,6 +912,18 @@ def fact_table(
     add("account.csm_owner", a.get("csm_owner"), f"CSM {a.get('csm_owner')}")
     add("account.segment", a.get("segment"), f"{a.get('segment')} segment")
     add("account.goals", a.get("goals"), f"the customer's goals ({a.get('goals')})")
+    probability = a.get("churn_probability")
+    if isinstance(probability, int | float):
+        horizon = a.get("churn_horizon_days")
+        within = f" within {horizon} days" if horizon else ""
+        add("account.churn_probability", probability, f"churn probability {probability:.0%}{within} (calibrated model)")
+    for i, f in enumerate(a.get("churn_factors") or []):
+        if isinstance(f, Mapping) and f.get("factor"):
+            value = f.get("value")
+            shown_value = "" if value is None else f" = {value}"
+            direction = "raises" if float(f.get("contribution") or 0) > 0 else "lowers"
+            text = f"{f['factor']}{shown_value} {direction} the churn probability"
+            add(f"account.churn_factor.{i + 1}", f["factor"], text)
     records = list(records)
     usage_metric = {r.id: r.fields.metric for r in records if isinstance(r.fields, UsageFields)}
     for s in signals:

@@ -33,6 +33,15 @@ class Signal(BaseModel):
     summary: str = Field(default="", description="one line with the figures, built by the detector")
 
 
+class ChurnFactor(BaseModel):
+    """One factor behind an account's churn probability: its value and its push on the log-odds
+    (positive raises risk), relative to the average account the model was fitted on."""
+
+    factor: str
+    value: str | float | None = None
+    contribution: float
+
+
 class QueueEntry(BaseModel):
     """One account in the ranked risk queue. Its numbers are finite: a NaN or an infinity is a bug to stop
     at, never a value to print (JSON has neither)."""
@@ -59,4 +68,8 @@ class QueueEntry(BaseModel):
     renewal_date: str | None = None
     churn_probability: float | None = None
     arr_at_risk: float | None = None
+    churn_horizon_days: int | None = Field(default=None, description="the calibrated model's horizon")
+    churn_factors: list[ChurnFactor] | None = Field(
+        default=None, description="the top factors behind churn_probability, largest push first"
+    )
     alert: Literal["new", "escalated", "repeat", "suppressed"] | None = None

@@ -256,6 +256,12 @@ LIMITS: tuple[str, ...] = (
 )
 
 
+def limits_in_force(prioritisation: str | None = None) -> list[str]:
+    """The limits text, with the sentence on prioritisation replaced by what is in force (a calibrated churn
+    model, see tools.churn_model.prioritisation_note) when given."""
+    return [LIMITS[0], prioritisation or LIMITS[1], *LIMITS[2:]]
+
+
 def describe(spec: SignalSpec, params: dict[str, float | int | str] | None = None) -> str:
     """The firing rule with the parameters in force, for help text and briefs."""
     return spec.fires_when.format(**(params or spec.params))

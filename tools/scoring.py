@@ -50,8 +50,13 @@ def _urgency_exprs(signals: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def rank_frame(detection: Detection, accounts: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """The ranked queue as a frame: one row per account with at least one active signal."""
+def rank_frame(
+    detection: Detection, accounts: pl.DataFrame, config: Config, *, with_probability: bool = True
+) -> pl.DataFrame:
+    """The ranked queue as a frame: one row per account with at least one active signal.
+
+    With a calibrated model (`[calibration]` in riskbrief.toml) each row also gets churn_probability,
+    arr_at_risk and churn_factors (JSON: the model's top factors); the order stays the rule score's."""
     signals = detection.signals
     as_of = detection.as_of
     if signals.height == 0:
@@ -102,17 +107,27 @@ def rank_frame(detection: Detection, accounts: pl.DataFrame, config: Config) -> 
             .alias("risk_level")
         )
     )
-    frame = _with_probability(frame, signals, config)
+    if with_probability:
+        frame = _with_probability(frame, signals, config, as_of)
     return frame.sort(["risk_score", "days_to_renewal", "arr", "account_id"], descending=[True, False, True, False])
 
 
-def _with_probability(frame: pl.DataFrame, signals: pl.DataFrame, config: Config) -> pl.DataFrame:
+def _with_probability(frame: pl.DataFrame, signals: pl.DataFrame, config: Config, as_of: date) -> pl.DataFrame:
     """Churn probability and ARR at risk when a calibrated model is configured."""
+    from tools.churn_model import configured_models, score_rows
+
     cal = config.calibration
     if cal is None:
         return frame.with_columns(
-            pl.lit(None, pl.Float64).alias("churn_probability"), pl.lit(None, pl.Float64).alias("arr_at_risk")
+            pl.lit(None, pl.Float64).alias("churn_probability"),
+            pl.lit(None, pl.Float64).alias("arr_at_risk"),
+            pl.lit(None, pl.Utf8).alias("churn_factors"),
         )
+    models = configured_models(config)
+    if models is not None:
+        lists = signals.group_by("account_id").agg(pl.col("signal").sort().alias("signals"))
+        rows = frame.join(lists, on="account_id", how="left").with_columns(pl.lit(as_of).alias("as_of"))
+        return score_rows(rows, models).drop("signals", "as_of")
     weights = {k: v for k, v in cal.weights.items() if k in REGISTRY}
     logit = (
         signals.with_columns(pl.col("signal").replace_strict(weights, default=0.0, return_dtype=pl.Float64).alias("w"))
@@ -128,7 +143,10 @@ def _with_probability(frame: pl.DataFrame, signals: pl.DataFrame, config: Config
         .with_columns(
             (1.0 / (1.0 + (-(pl.col("signal_logit").fill_null(0.0) + extra)).exp())).alias("churn_probability")
         )
-        .with_columns((pl.col("arr") * pl.col("churn_probability")).alias("arr_at_risk"))
+        .with_columns(
+            (pl.col("arr") * pl.col("churn_probability")).alias("arr_at_risk"),
+            pl.lit(None, pl.Utf8).alias("churn_factors"),
+        )
         .drop("signal_logit")
     )
 
@@ -174,6 +192,8 @@ def to_signal(row: dict[str, object]) -> Signal:
 
 def entries(frame: pl.DataFrame, detection: Detection) -> list[QueueEntry]:
     """QueueEntry records for the rows of a ranked frame (in its order)."""
+    from tools.churn_model import parse_factors
+
     if frame.height == 0:
         return []
     wanted = frame.select("account_id")
@@ -209,6 +229,8 @@ def entries(frame: pl.DataFrame, detection: Detection) -> list[QueueEntry]:
                 renewal_date=row["renewal_date"].isoformat() if row.get("renewal_date") else None,
                 churn_probability=None if row.get("churn_probability") is None else round(row["churn_probability"], 4),
                 arr_at_risk=None if row.get("arr_at_risk") is None else round(row["arr_at_risk"], 2),
+                churn_horizon_days=row.get("churn_horizon_days"),
+                churn_factors=parse_factors(row.get("churn_factors")),
             )
         )
     return out
@@ -233,8 +255,15 @@ def build_queue(
     *,
     csm: str | None = None,
     top: int | None = None,
+    snapshot: date | None = None,
 ) -> list[QueueEntry]:
-    """The ranked risk queue (highest risk first), optionally one CSM's accounts and the top N."""
+    """The ranked risk queue (highest risk first), optionally one CSM's accounts and the top N.
+
+    At an as-of date before `snapshot` (default: `as_of` in riskbrief.toml), accounts are read as they
+    were then (tools.churn_accounts)."""
+    from tools.churn_rows import in_force
+
+    portfolio = in_force(portfolio, as_of, snapshot or config.as_of)
     detection = detect(portfolio, config, as_of)
     frame = rank_frame(detection, account_frame(portfolio), config)
     if frame.height and csm is not None:
@@ -246,6 +275,10 @@ def build_queue(
 
 def assess_account(portfolio: Portfolio, config: Config, as_of: date, account_id: str) -> QueueEntry:
     """One account's queue entry; an account with no active signal is `low` with no signals."""
+    from tools.churn_model import configured_models, parse_factors, score_rows
+    from tools.churn_rows import in_force
+
+    portfolio = in_force(portfolio, as_of, config.as_of)
     account = portfolio.account(account_id)  # InputError for an unknown id
     detection = detect(portfolio, config, as_of)
     frame = rank_frame(detection, account_frame(portfolio), config)
@@ -257,6 +290,19 @@ def assess_account(portfolio: Portfolio, config: Config, as_of: date, account_id
     days = (account.renewal_date - as_of).days
     adjustment = config.proximity_adjustment(days)
     probability = probability_for_quiet_account(config, adjustment)
+    factors = None
+    horizon = None
+    models = configured_models(config)
+    if models is not None:
+        rows = account_frame(portfolio).filter(pl.col("account_id") == account_id).with_columns(
+            pl.lit(as_of).alias("as_of"),
+            pl.lit([], dtype=pl.List(pl.Utf8)).alias("signals"),
+            pl.lit(0.0).alias("risk_score"),
+        )
+        scored = score_rows(rows, models)
+        probability = round(float(scored["churn_probability"][0]), 4)
+        factors = parse_factors(scored["churn_factors"][0])
+        horizon = int(scored["churn_horizon_days"][0])
     return QueueEntry(
         account_id=account.account_id,
         account_name=account.name,
@@ -276,4 +322,6 @@ def assess_account(portfolio: Portfolio, config: Config, as_of: date, account_id
         renewal_date=account.renewal_date.isoformat(),
         churn_probability=probability,
         arr_at_risk=None if probability is None else round(account.arr * probability, 2),
+        churn_horizon_days=horizon,
+        churn_factors=factors,
     )

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import polars as pl
 
+from tools.churn_accounts import add_months, next_anniversary
 
-def add_months(day: date, months: int) -> date:
-    """`day` moved by whole months, clamped to the month's last day (Jan 31 + 1 month = Feb 28/29)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise ValueError(f"cannot move {day} by {months} months")
-
-
-def next_anniversary(start: date, on_or_after: date, every_months: int) -> date:
-    """First date `start + k * every_months` (k >= 1) that falls on or after `on_or_after`."""
-    k = 1
-    while add_months(start, k * every_months) < on_or_after:
-        k += 1
-    return add_months(start, k * every_months)
+__all__ = ["add_months", "next_anniversary", "write_tables"]
 
 
 def write_tables(out: Path, tables: dict[str, pl.DataFrame]) -> dict[str, int]:

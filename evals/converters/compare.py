@@ -1,13 +1,18 @@
-"""Backtest the signal engine on the converted public datasets and compare it with baselines.
+"""Backtest the product's churn model on the converted public datasets against simple baselines.
 
-`python -m evals.converters.compare [--ravenstack DIR] [--telco DIR] [--work DIR]` (at least one)
+`python -m evals.converters.compare [--ravenstack DIR] [--telco DIR] [--work DIR] [--format table|json]`
 
-Per dataset, on one split, three scores rank the same held-out rows:
-(a) the queue's default-weights rule score (`risk_score`, 0 outside the queue);
-(b) the calibrated signal model (`tools.calibration`: signal indicators + renewal proximity);
-(c) a logistic regression on the dataset's own raw columns (as of each date, standardised).
-RavenStack is split by time (month-end as-of dates; training labels closed before the first test date).
-Telco has one snapshot, so it is split by customer (seeded 70/30). Prints a table, then one JSON line.
+Per dataset, in one run, every method ranks the same held-out rows (tools.churn_eval): the rule score,
+the calibrated model (tools.churn_model: chosen between an L2 logistic regression and shallow boosted trees
+on an inner time split of the training dates), the training churn rate, the fixed health formula
+0.4 usage + 0.3 support + 0.3 engagement, and a logistic regression and a gradient-boosted model on the
+dataset's raw columns. Each gets AUC with a bootstrap interval resampled by account, precision at 10% and
+20%, recall and revenue-weighted recall of the top 20% per as-of date, median lead time and Brier score;
+the base-rate Brier is given per dataset.
+
+RavenStack is split by time (month-end as-of dates; training labels closed before the first test date),
+90-day horizon. Telco has one snapshot, so it is split by customer (seeded, stratified 70/30), 30 days.
+`--format json` prints the object fixed in spec/interface.md ("Backtest comparison").
 """
 
 from __future__ import annotations
@@ -25,50 +30,24 @@ from rich.console import Console
 from rich.table import Table
 
 from evals.converters import ravenstack, telco
-from tools.backtest import auc, precision_at_k, run_backtest
-from tools.calibration import (
-    PROXIMITY_FEATURE,
-    Standardizer,
-    brier_score,
-    design_matrix,
-    feature_rows,
-    fit_logistic,
-    fit_rows,
-    labelled_dates,
-    labels_of,
-    time_split,
-)
+from tools.calibration import labelled_dates, time_split
+from tools.churn_eval import compare_methods
+from tools.churn_rows import portfolio_rows, with_label
 from tools.config import load_config
 
 HORIZON_DAYS = 90
 SEED = 7
+METHODS = ("rule_score", "calibrated", "training_rate", "health_formula", "raw_logistic", "raw_gbm")
 
 
-def scores_summary(scores: np.ndarray, y: np.ndarray, probabilistic: bool) -> dict[str, Any]:
-    """AUC, precision at 10% and 20%, and the Brier score for probabilities."""
-    return {
-        "auc": _round(auc(scores, y)),
-        "precision_at_10pct": _round(precision_at_k(scores, y, 0.1)),
-        "precision_at_20pct": _round(precision_at_k(scores, y, 0.2)),
-        "brier": _round(brier_score(scores, y)) if probabilistic else None,
-    }
+def account_columns(root: Path) -> list[str]:
+    from tools.portfolio import load_portfolio
+
+    return load_portfolio(root).accounts.columns
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), 4)
-
-
-def signal_model(train: pl.DataFrame, test: pl.DataFrame) -> np.ndarray:
-    """(b): the calibration model fitted on train rows, probabilities for test rows."""
-    names = [*sorted({s for lst in train["signals"].to_list() for s in lst}), PROXIMITY_FEATURE]
-    return fit_rows(train, names, 1.0).predict_proba(design_matrix(test, names))
-
-
-def raw_model(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """(c): standardised logistic regression on raw columns (statistics from training rows only)."""
-    scaler = Standardizer.fit(x_train)
-    model = fit_logistic(scaler.transform(x_train), y_train, l2=1.0)
-    return model.predict_proba(scaler.transform(x_test))
+def bands_of(config: Any) -> list[tuple[int, float]]:
+    return [(b.max_days, b.adjustment) for b in config.renewal_proximity]
 
 
 # ------------------------------------------------------------------------------------------- ravenstack
@@ -110,10 +89,7 @@ def ravenstack_raw_features(src: Path, keys: pl.DataFrame) -> tuple[pl.DataFrame
             .sum()
             .cast(pl.Float64)
             .alias("downgrades_90d"),
-            (truthy("upgrade_flag") & (pl.col("start_date") > since_90))
-            .sum()
-            .cast(pl.Float64)
-            .alias("upgrades_90d"),
+            (truthy("upgrade_flag") & (pl.col("start_date") > since_90)).sum().cast(pl.Float64).alias("upgrades_90d"),
         )
         act_f = active.group_by("account_id").agg(
             pl.col("mrr_amount").sum().cast(pl.Float64).log1p().alias("log_active_mrr"),
@@ -157,11 +133,7 @@ def ravenstack_raw_features(src: Path, keys: pl.DataFrame) -> tuple[pl.DataFrame
             .alias("urgent_90d"),
             truthy("escalation_flag").sum().cast(pl.Float64).alias("escalations"),
             pl.col("satisfaction_score").filter(closed).mean().cast(pl.Float64).alias("mean_satisfaction"),
-            pl.col("resolution_time_hours")
-            .filter(closed)
-            .mean()
-            .cast(pl.Float64)
-            .alias("mean_resolution_hours"),
+            pl.col("resolution_time_hours").filter(closed).mean().cast(pl.Float64).alias("mean_resolution_hours"),
             pl.col("first_response_time_minutes").mean().cast(pl.Float64).alias("mean_first_response_min"),
         )
         prior = (
@@ -174,9 +146,7 @@ def ravenstack_raw_features(src: Path, keys: pl.DataFrame) -> tuple[pl.DataFrame
             frame = frame.join(f, on="account_id", how="left")
         frame = frame.with_columns(
             pl.lit(day).alias("as_of"),
-            ((pl.lit(day) - pl.col("signup_date")).dt.total_days().cast(pl.Float64) / 365).alias(
-                "tenure_years"
-            ),
+            ((pl.lit(day) - pl.col("signup_date")).dt.total_days().cast(pl.Float64) / 365).alias("tenure_years"),
             pl.col("mean_satisfaction").is_null().cast(pl.Float64).alias("no_satisfaction"),
         ).drop("signup_date")
         out.append(frame)
@@ -187,43 +157,27 @@ def ravenstack_raw_features(src: Path, keys: pl.DataFrame) -> tuple[pl.DataFrame
     return raw, names
 
 
-def compare_ravenstack(src: Path, work: Path) -> dict[str, Any]:
-    """Convert, split by time, and score (a), (b), (c) on the same held-out rows."""
+def compare_ravenstack(src: Path, work: Path, n_boot: int = 300) -> dict[str, Any]:
+    """Convert, split by time, and compare every method on the same held-out rows."""
     root = work / "ravenstack"
     ravenstack.convert(src, root)
     config = load_config(root)
     outcomes = pl.read_csv(root / "outcomes.csv", try_parse_dates=True)
     end = outcomes["date"].max()
     assert isinstance(end, date)
-    train_dates, test_dates = time_split(
-        labelled_dates(end, HORIZON_DAYS, date(2023, 1, 31)), HORIZON_DAYS, 3
-    )
-    rows = feature_rows(root, config, [*train_dates, *test_dates], HORIZON_DAYS)
+    train_dates, test_dates = time_split(labelled_dates(end, HORIZON_DAYS, date(2023, 1, 31)), HORIZON_DAYS, 3)
+    rows = with_label(portfolio_rows(root, config, [*train_dates, *test_dates], snapshot=end), HORIZON_DAYS)
     raw, names = ravenstack_raw_features(src, rows.select("as_of", "account_id"))
     rows = rows.join(raw, on=["as_of", "account_id"], how="left")
     train = rows.filter(pl.col("as_of").is_in(train_dates))
     test = rows.filter(pl.col("as_of").is_in(test_dates))
-    y_test = labels_of(test)
-    results = {
-        "rule_score": scores_summary(np.asarray(test["risk_score"].to_list(), dtype=float), y_test, False),
-        "signal_model": scores_summary(signal_model(train, test), y_test, True),
-        "raw_feature_lr": scores_summary(
-            raw_model(train.select(names).to_numpy(), labels_of(train), test.select(names).to_numpy()),
-            y_test,
-            True,
-        ),
-    }
-    backtest = run_backtest(root, test_dates[-1], HORIZON_DAYS, config)
-    return {
-        "split": "time",
-        "train_dates": f"{train_dates[0]}..{train_dates[-1]} ({len(train_dates)} month ends)",
-        "test_dates": ", ".join(d.isoformat() for d in test_dates),
-        "n_train": train.height,
-        "n_test": test.height,
-        "test_churn_rate": round(float(y_test.mean()), 4),
-        "results": results,
-        "backtest": backtest.model_dump(mode="json", exclude={"scan_dates", "missed"}),
-    }
+    result = compare_methods(train, test, HORIZON_DAYS, bands_of(config), names, account_columns(root), n_boot=n_boot)
+    result["split"] = (
+        f"time: train {len(train_dates)} month ends {train_dates[0]}..{train_dates[-1]} ({train.height} rows), "
+        f"test {', '.join(d.isoformat() for d in test_dates)} ({test.height} rows)"
+    )
+    result["horizon_days"] = HORIZON_DAYS
+    return result
 
 
 # ------------------------------------------------------------------------------------------------ telco
@@ -264,75 +218,102 @@ def telco_raw_features(customers: pl.DataFrame) -> tuple[pl.DataFrame, list[str]
     return frame, [c for c in frame.columns if c != "account_id"]
 
 
-def compare_telco(src: Path, work: Path) -> dict[str, Any]:
-    """Convert, split customers 70/30 (seeded, stratified), and score (a), (b), (c)."""
+def telco_health(customers: pl.DataFrame) -> pl.DataFrame:
+    """The health formula's components for Telco, each a percentile in [0, 1] (higher is healthier):
+    usage = number of the 9 services taken; support = TechSupport (Yes 1, No 0, no internet 0.5);
+    engagement = tenure in months."""
+    services = [
+        pl.col("PhoneService") == "Yes",
+        pl.col("MultipleLines") == "Yes",
+        pl.col("InternetService") != "No",
+        *[
+            pl.col(c) == "Yes"
+            for c in ("OnlineSecurity", "OnlineBackup", "DeviceProtection", "StreamingTV", "StreamingMovies")
+        ],
+        pl.col("TechSupport") == "Yes",
+    ]
+    count = sum((e.cast(pl.Float64) for e in services), start=pl.lit(0.0))
+
+    def pct(e: pl.Expr) -> pl.Expr:
+        return (e.rank("average") - 1) / (e.count() - 1)
+
+    return customers.select(
+        pl.col("customerID").alias("account_id"),
+        pct(count).alias("usage"),
+        pl.when(pl.col("TechSupport") == "Yes")
+        .then(1.0)
+        .when(pl.col("TechSupport") == "No")
+        .then(0.0)
+        .otherwise(0.5)
+        .alias("support"),
+        pct(pl.col("tenure").cast(pl.Float64)).alias("engagement"),
+    )
+
+
+def compare_telco(src: Path, work: Path, n_boot: int = 300) -> dict[str, Any]:
+    """Convert, split customers 70/30 (seeded, stratified), and compare every method on the test customers."""
     root = work / "telco"
     telco.convert(src, root)
     config = load_config(root)
     as_of = telco.feature_as_of(telco.DEFAULT_SNAPSHOT)
-    rows = feature_rows(root, config, [as_of], telco.CHURN_WINDOW_DAYS)
-    raw, names = telco_raw_features(telco.read_source(src))
-    rows = rows.join(raw, on="account_id", how="left")
+    horizon = telco.CHURN_WINDOW_DAYS
+    rows = with_label(portfolio_rows(root, config, [as_of], snapshot=telco.DEFAULT_SNAPSHOT), horizon)
+    customers = telco.read_source(src)
+    raw, names = telco_raw_features(customers)
+    rows = (
+        rows.drop("usage", "support", "engagement")
+        .join(telco_health(customers), on="account_id", how="left")
+        .join(raw, on="account_id", how="left")
+    )
     rng = np.random.default_rng(SEED)
-    y = labels_of(rows)
+    y = np.asarray(rows["label"].to_list(), dtype=bool)
     is_test = np.zeros(rows.height, dtype=bool)
     for cls in (True, False):
         idx = np.flatnonzero(y == cls)
         is_test[rng.choice(idx, size=round(0.3 * len(idx)), replace=False)] = True
     rows = rows.with_columns(pl.Series("is_test", is_test))
     train, test = rows.filter(~pl.col("is_test")), rows.filter(pl.col("is_test"))
-    y_test = labels_of(test)
-    queue_size = int((rows["risk_score"] > 0).sum())
-    results = {
-        "rule_score": scores_summary(np.asarray(test["risk_score"].to_list(), dtype=float), y_test, False),
-        "signal_model": scores_summary(signal_model(train, test), y_test, True),
-        "raw_feature_lr": scores_summary(
-            raw_model(train.select(names).to_numpy(), labels_of(train), test.select(names).to_numpy()),
-            y_test,
-            True,
-        ),
-    }
-    return {
-        "split": f"customers 70/30, seed {SEED}",
-        "as_of": as_of.isoformat(),
-        "horizon_days": telco.CHURN_WINDOW_DAYS,
-        "n_train": train.height,
-        "n_test": test.height,
-        "test_churn_rate": round(float(y_test.mean()), 4),
-        "accounts_in_queue": queue_size,
-        "results": results,
-    }
+    result = compare_methods(train, test, horizon, bands_of(config), names, account_columns(root), n_boot=n_boot)
+    result["split"] = f"customers 70/30, seed {SEED}: {train.height} train, {test.height} test, as of {as_of}"
+    result["horizon_days"] = horizon
+    return result
 
 
 # ------------------------------------------------------------------------------------------------- main
 
 
+def _ci(ci: list[float | None]) -> str:
+    return "-" if not ci or ci[0] is None else f"{ci[0]:.3f}-{ci[1]:.3f}"
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def print_table(report: dict[str, Any], console: Console) -> None:
-    table = Table(title=f"Backtest vs baselines (horizon: RavenStack {HORIZON_DAYS} days, Telco 30 days)")
-    for col in ("dataset", "score", "AUC", "P@10%", "P@20%", "Brier", "test rows", "churn rate"):
-        table.add_column(col)
     for dataset, block in report.items():
-        for name, r in block["results"].items():
-            table.add_row(
-                dataset,
-                name,
-                *(
-                    f"{v:.3f}" if v is not None else "-"
-                    for v in (r["auc"], r["precision_at_10pct"], r["precision_at_20pct"], r["brier"])
-                ),
-                str(block["n_test"]),
-                f"{block['test_churn_rate']:.3f}",
-            )
-    console.print(table)
-    bt = report.get("ravenstack", {}).get("backtest")
-    if bt:
-        console.print(
-            f"RavenStack backtest as of {bt['as_of']}: recall {bt['recall']:.2f} "
-            f"at level {bt['flag_level']}+ "
-            f"({bt['n_flagged']} of {bt['n_accounts']} flagged), revenue-weighted recall "
-            f"{bt['revenue_weighted_recall']:.2f}, median lead time {bt['median_lead_time_days']} days, "
-            f"flagged 90+ days ahead {bt['share_flagged_90d_ahead']:.2f}"
+        table = Table(
+            title=f"{dataset}: {block['split']}; horizon {block['horizon_days']} days; "
+            f"test churn rate {_f(block['test_churn_rate'])}; base-rate Brier {_f(block['base_rate_brier'])}",
+            title_justify="left",
         )
+        for col in ("method", "AUC", "95% CI", "P@10%", "P@20%", "recall", "rev. recall", "lead (d)", "Brier"):
+            table.add_column(col, justify="left" if col == "method" else "right")
+        for name in METHODS:
+            r = block[name]
+            table.add_row(
+                name,
+                _f(r["auc"]),
+                _ci(r["auc_ci"]),
+                _f(r["precision_at_10"]),
+                _f(r["precision_at_20"]),
+                _f(r["recall"]),
+                _f(r["revenue_weighted_recall"]),
+                "-" if r["median_lead_time_days"] is None else f"{r['median_lead_time_days']:g}",
+                _f(r["brier"]),
+            )
+        console.print(table)
+        console.print(f"calibrated = {block['calibrated_model']}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -340,6 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ravenstack", type=Path, default=None, help="folder of the ravenstack_*.csv files")
     parser.add_argument("--telco", type=Path, default=None, help="folder with Telco-Customer-Churn.csv")
     parser.add_argument("--work", type=Path, default=None, help="where to write converted portfolios")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="table, or one JSON object")
+    parser.add_argument("--bootstrap", type=int, default=300, help="bootstrap resamples for the AUC interval")
     args = parser.parse_args(argv)
     if args.ravenstack is None and args.telco is None:
         parser.error("give --ravenstack DIR and/or --telco DIR")
@@ -350,13 +333,15 @@ def main(argv: list[str] | None = None) -> None:
             accounts_file = ravenstack.SOURCE_FILES["accounts"]
             if not (args.ravenstack / accounts_file).is_file():
                 parser.error(f"--ravenstack {args.ravenstack}: {accounts_file} not found")
-            report["ravenstack"] = compare_ravenstack(args.ravenstack, work)
+            report["ravenstack"] = compare_ravenstack(args.ravenstack, work, args.bootstrap)
         if args.telco is not None:
             if not (args.telco / telco.SOURCE_FILE).is_file():
                 parser.error(f"--telco {args.telco}: {telco.SOURCE_FILE} not found")
-            report["telco"] = compare_telco(args.telco, work)
-        print_table(report, Console(width=120))
+            report["telco"] = compare_telco(args.telco, work, args.bootstrap)
+    if args.format == "json":
         print(json.dumps(report, sort_keys=True))
+    else:
+        print_table(report, Console(width=160))
 
 
 if __name__ == "__main__":

@@ -40,9 +40,7 @@ def read_source(src: Path) -> dict[str, pl.DataFrame]:
     frames["accounts"] = frames["accounts"].with_columns(to_date("signup_date"))
     frames["subscriptions"] = frames["subscriptions"].with_columns(to_date("start_date"), to_date("end_date"))
     frames["feature_usage"] = frames["feature_usage"].with_columns(to_date("usage_date"))
-    frames["support_tickets"] = frames["support_tickets"].with_columns(
-        to_date("submitted_at"), to_date("closed_at")
-    )
+    frames["support_tickets"] = frames["support_tickets"].with_columns(to_date("submitted_at"), to_date("closed_at"))
     frames["churn_events"] = frames["churn_events"].with_columns(to_date("churn_date"))
     return frames
 
@@ -51,9 +49,7 @@ def _truthy(col: str) -> pl.Expr:
     return pl.col(col).cast(pl.Utf8).str.to_lowercase().is_in(["true", "1"])
 
 
-def convert_accounts(
-    accounts: pl.DataFrame, subscriptions: pl.DataFrame, renewal_after: date
-) -> pl.DataFrame:
+def convert_accounts(accounts: pl.DataFrame, subscriptions: pl.DataFrame, renewal_after: date) -> pl.DataFrame:
     """accounts.csv: ARR of the latest paid subscription started by `renewal_after` (else the first one);
     renewal on the first signup anniversary on or after `renewal_after`."""
     paid = subscriptions.filter(~_truthy("is_trial")).sort("start_date", "subscription_id")
@@ -90,6 +86,41 @@ def convert_accounts(
     ).sort("account_id")
 
 
+def convert_history(accounts: pl.DataFrame, subscriptions: pl.DataFrame) -> pl.DataFrame:
+    """account_history.csv: the account as it was. One row at signup (ARR, tier and seats of the first paid
+    subscription) and one at each later paid subscription start (its ARR, tier and seats). The renewal date
+    is left empty: at each as-of date it is the next signup anniversary (annual term), derived by the loader
+    from `contract_start`."""
+    paid = subscriptions.filter(~_truthy("is_trial")).sort("start_date", "subscription_id")
+    starts = paid.select(
+        "account_id",
+        pl.col("start_date").alias("valid_from"),
+        pl.col("arr_amount").cast(pl.Float64).alias("arr"),
+        pl.col("plan_tier").replace_strict(SEGMENTS, default=None).alias("segment"),
+        pl.col("seats").cast(pl.Float64).alias("licenses"),
+    )
+    first = starts.group_by("account_id", maintain_order=True).first()
+    at_signup = (
+        accounts.select("account_id", pl.col("signup_date").alias("s"))
+        .join(first, on="account_id")
+        .filter(pl.col("s") < pl.col("valid_from"))
+    )
+    at_signup = at_signup.with_columns(pl.col("s").alias("valid_from")).drop("s")
+    both = pl.concat([at_signup.select(starts.columns), starts])
+    return (
+        both.unique(subset=["account_id", "valid_from"], keep="last", maintain_order=True)
+        .sort("account_id", "valid_from")
+        .select(
+            "account_id",
+            "valid_from",
+            "arr",
+            pl.lit(None, dtype=pl.Date).alias("renewal_date"),
+            "segment",
+            "licenses",
+        )
+    )
+
+
 def convert_usage(feature_usage: pl.DataFrame, subscriptions: pl.DataFrame, last_day: date) -> pl.DataFrame:
     """usage.csv: monthly totals per account. Months without events from an account's first active month
     to the end of the data are 0 (no recorded use); stopping the fill at the account's last active month
@@ -105,9 +136,7 @@ def convert_usage(feature_usage: pl.DataFrame, subscriptions: pl.DataFrame, last
         )
     )
     spans = monthly.group_by("account_id").agg(
-        pl.date_ranges(
-            pl.col("period_start").min(), pl.lit(last_day).dt.truncate("1mo"), interval="1mo"
-        ).alias("p")
+        pl.date_ranges(pl.col("period_start").min(), pl.lit(last_day).dt.truncate("1mo"), interval="1mo").alias("p")
     )
     grid = spans.explode("p").rename({"p": "period_start"})
     filled = grid.join(monthly, on=["account_id", "period_start"], how="left").fill_null(0.0)
@@ -131,14 +160,8 @@ def convert_tickets(tickets: pl.DataFrame) -> pl.DataFrame:
         pl.col("submitted_at").alias("opened_at"),
         "closed_at",
         pl.col("priority").replace_strict(PRIORITIES, default=None).alias("priority"),
-        pl.when(pl.col("closed_at").is_null())
-        .then(pl.lit("open"))
-        .otherwise(pl.lit("closed"))
-        .alias("status"),
-        pl.when(_truthy("escalation_flag"))
-        .then(pl.lit("true"))
-        .otherwise(pl.lit("false"))
-        .alias("escalated"),
+        pl.when(pl.col("closed_at").is_null()).then(pl.lit("open")).otherwise(pl.lit("closed")).alias("status"),
+        pl.when(_truthy("escalation_flag")).then(pl.lit("true")).otherwise(pl.lit("false")).alias("escalated"),
         pl.lit(None, dtype=pl.Utf8).alias("sentiment"),
         pl.lit(None, dtype=pl.Utf8).alias("subject"),
         pl.lit(None, dtype=pl.Utf8).alias("body"),
@@ -170,21 +193,15 @@ def convert_surveys(tickets: pl.DataFrame) -> pl.DataFrame:
 def convert_outcomes(churn_events: pl.DataFrame, subscriptions: pl.DataFrame) -> pl.DataFrame:
     """outcomes.csv: each churn event is `churned`; the first paid subscription starting after a churn is a
     return to the customer base, recorded as `renewed` so the account re-enters the active population."""
-    churned = churn_events.select(
-        "account_id", pl.col("churn_date").alias("date"), pl.lit("churned").alias("outcome")
-    )
-    paid_starts = subscriptions.filter(~_truthy("is_trial")).select(
-        "account_id", pl.col("start_date").alias("s")
-    )
+    churned = churn_events.select("account_id", pl.col("churn_date").alias("date"), pl.lit("churned").alias("outcome"))
+    paid_starts = subscriptions.filter(~_truthy("is_trial")).select("account_id", pl.col("start_date").alias("s"))
     returns = (
         churned.join(paid_starts, on="account_id")
         .filter(pl.col("s") > pl.col("date"))
         .group_by("account_id", "date")
         .agg(pl.col("s").min().alias("back"))
     )
-    returned = returns.select(
-        "account_id", pl.col("back").alias("date"), pl.lit("renewed").alias("outcome")
-    ).unique()
+    returned = returns.select("account_id", pl.col("back").alias("date"), pl.lit("renewed").alias("outcome")).unique()
     both = pl.concat([churned, returned]).sort("account_id", "date", "outcome")
     # keep state changes only: churned -> renewed -> churned ...
     return (
@@ -209,6 +226,7 @@ def convert(src: Path, out: Path, renewal_after: date | None = None) -> dict[str
     )
     tables = {
         "accounts": convert_accounts(frames["accounts"], frames["subscriptions"], renewal_after or last_day),
+        "account_history": convert_history(frames["accounts"], frames["subscriptions"]),
         "usage": convert_usage(frames["feature_usage"], frames["subscriptions"], last_day),
         "tickets": convert_tickets(frames["support_tickets"]),
         "surveys": convert_surveys(frames["support_tickets"]),
@@ -227,9 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--src", type=Path, required=True, help="folder with the ravenstack_*.csv files")
     parser.add_argument("--out", type=Path, required=True, help="portfolio folder to write")
-    parser.add_argument(
-        "--renewal-after", type=date.fromisoformat, default=None, help="ARR and renewal reference day"
-    )
+    parser.add_argument("--renewal-after", type=date.fromisoformat, default=None, help="ARR and renewal reference day")
     args = parser.parse_args(argv)
     print(json.dumps(convert(args.src, args.out, args.renewal_after)))
 

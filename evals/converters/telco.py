@@ -20,6 +20,10 @@ SOURCE_FILE = "Telco-Customer-Churn.csv"
 DEFAULT_SNAPSHOT = date(2018, 1, 31)
 # The churn label means "left within the last month" of the snapshot.
 CHURN_WINDOW_DAYS = 30
+# A renewal due in the label window is placed at its middle, not on its last day: on the last day it sat
+# exactly 30 days after the as-of date, on the edge of the < 30-day proximity band, so a one-day change of
+# the window or the snapshot moved every month-to-month customer across the band.
+RENEWAL_OFFSET_DAYS = 15
 CONTRACT_MONTHS = {"Month-to-month": 1, "One year": 12, "Two year": 24}
 
 
@@ -43,10 +47,12 @@ def feature_as_of(snapshot: date) -> date:
 
 
 def convert_accounts(customers: pl.DataFrame, snapshot: date) -> pl.DataFrame:
-    """accounts.csv: ARR = 12 x monthly charges; start = snapshot - tenure months; renewal at the next
-    contract-term anniversary after the as-of date of the label window."""
+    """accounts.csv: ARR = 12 x monthly charges; start = tenure months before the middle of the label
+    window; renewal at the next contract-term anniversary after the as-of date; the term is written as
+    `contract_term_months` (1, 12 or 24)."""
     as_of = feature_as_of(snapshot)
-    starts = [add_months(snapshot, -int(t)) for t in customers["tenure"].to_list()]
+    middle = as_of + timedelta(days=RENEWAL_OFFSET_DAYS)
+    starts = [add_months(middle, -int(t)) for t in customers["tenure"].to_list()]
     renewals = [
         next_anniversary(start, as_of + timedelta(days=1), CONTRACT_MONTHS.get(kind, 1))
         for start, kind in zip(starts, customers["Contract"].to_list(), strict=True)
@@ -62,6 +68,7 @@ def convert_accounts(customers: pl.DataFrame, snapshot: date) -> pl.DataFrame:
         pl.lit(None, dtype=pl.Float64).alias("licenses"),
         pl.Series("contract_start", starts, dtype=pl.Date),
         pl.lit(None, dtype=pl.Utf8).alias("goals"),
+        pl.col("Contract").replace_strict(CONTRACT_MONTHS, default=1).alias("contract_term_months"),
         *[pl.col(c) for c in extras],
     )
 
@@ -71,10 +78,7 @@ def convert_outcomes(customers: pl.DataFrame, snapshot: date) -> pl.DataFrame:
     return customers.select(
         pl.col("customerID").alias("account_id"),
         pl.lit(snapshot).alias("date"),
-        pl.when(pl.col("Churn") == "Yes")
-        .then(pl.lit("churned"))
-        .otherwise(pl.lit("renewed"))
-        .alias("outcome"),
+        pl.when(pl.col("Churn") == "Yes").then(pl.lit("churned")).otherwise(pl.lit("renewed")).alias("outcome"),
     )
 
 
@@ -99,9 +103,7 @@ def convert(src: Path, out: Path, snapshot: date = DEFAULT_SNAPSHOT) -> dict[str
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--src", type=Path, required=True, help="folder (or file) with Telco-Customer-Churn.csv"
-    )
+    parser.add_argument("--src", type=Path, required=True, help="folder (or file) with Telco-Customer-Churn.csv")
     parser.add_argument("--out", type=Path, required=True, help="portfolio folder to write")
     parser.add_argument("--snapshot", type=date.fromisoformat, default=DEFAULT_SNAPSHOT, help="snapshot day")
     args = parser.parse_args(argv)

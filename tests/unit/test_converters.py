@@ -94,6 +94,18 @@ def test_ravenstack_portfolio_loads_and_maps_fields(ravenstack_src: Path, tmp_pa
     assert a1["contract_start"] == date(2023, 1, 15)
     assert a1["licenses"] == 20
 
+    # accounts as they were: ARR, tier and seats change with each paid subscription start
+    history = p.table("account_history")
+    assert history is not None
+    h1 = history.filter(pl.col("account_id") == "A-1").select("valid_from", "arr", "segment").rows()
+    assert h1 == [(date(2023, 1, 15), 12000.0, "enterprise"), (date(2023, 6, 1), 6000.0, "mid-market")]
+    from tools.churn_accounts import accounts_in_force
+
+    then = accounts_in_force(p.accounts, history, date(2023, 3, 1), snapshot=date(2024, 12, 31))
+    a1_then = then.filter(pl.col("account_id") == "A-1").row(0, named=True)
+    assert a1_then["arr"] == 12000.0 and a1_then["segment"] == "enterprise"
+    assert a1_then["renewal_date"] == date(2024, 1, 15)  # first signup anniversary after 2023-03-01
+
     tickets = {r["ticket_id"]: r for r in p.table("tickets").iter_rows(named=True)}  # type: ignore[union-attr]
     assert tickets["T-1"]["priority"] == "P1" and tickets["T-1"]["escalated"] is True
     assert tickets["T-1"]["closed_at"] == date(2023, 3, 2) and tickets["T-1"]["status"] == "closed"
@@ -101,9 +113,7 @@ def test_ravenstack_portfolio_loads_and_maps_fields(ravenstack_src: Path, tmp_pa
 
     surveys = p.table("surveys")
     assert surveys is not None
-    assert surveys.select("account_id", "date", "kind", "score").rows() == [
-        ("A-1", date(2023, 3, 2), "csat", 2.0)
-    ]
+    assert surveys.select("account_id", "date", "kind", "score").rows() == [("A-1", date(2023, 3, 2), "csat", 2.0)]
 
 
 def test_ravenstack_usage_is_monthly_and_zero_filled(ravenstack_src: Path, tmp_path: Path) -> None:
@@ -151,12 +161,70 @@ def telco_src(tmp_path: Path) -> Path:
     src.mkdir()
     no_net = ["No internet service"] * 6
     rows = [
-        ["0001-A", "Female", "0", "Yes", "No", "1", "No", "No phone service", "DSL", "No", "Yes", "No", "No",
-         "No", "No", "Month-to-month", "Yes", "Electronic check", "29.85", "29.85", "Yes"],
-        ["0002-B", "Male", "1", "No", "No", "34", "Yes", "No", "DSL", "Yes", "No", "Yes", "No", "No", "No",
-         "One year", "No", "Mailed check", "56.95", "1889.5", "No"],
-        ["0003-C", "Male", "0", "No", "No", "0", "Yes", "No", "No", *no_net, "Two year", "No", "Mailed check",
-         "20.25", " ", "No"],
+        [
+            "0001-A",
+            "Female",
+            "0",
+            "Yes",
+            "No",
+            "1",
+            "No",
+            "No phone service",
+            "DSL",
+            "No",
+            "Yes",
+            "No",
+            "No",
+            "No",
+            "No",
+            "Month-to-month",
+            "Yes",
+            "Electronic check",
+            "29.85",
+            "29.85",
+            "Yes",
+        ],
+        [
+            "0002-B",
+            "Male",
+            "1",
+            "No",
+            "No",
+            "34",
+            "Yes",
+            "No",
+            "DSL",
+            "Yes",
+            "No",
+            "Yes",
+            "No",
+            "No",
+            "No",
+            "One year",
+            "No",
+            "Mailed check",
+            "56.95",
+            "1889.5",
+            "No",
+        ],
+        [
+            "0003-C",
+            "Male",
+            "0",
+            "No",
+            "No",
+            "0",
+            "Yes",
+            "No",
+            "No",
+            *no_net,
+            "Two year",
+            "No",
+            "Mailed check",
+            "20.25",
+            " ",
+            "No",
+        ],
     ]
     write(src / telco.SOURCE_FILE, "\n".join([TELCO_HEADER, *(",".join(r) for r in rows)]))
     return src
@@ -171,11 +239,17 @@ def test_telco_accounts_and_outcomes(telco_src: Path, tmp_path: Path) -> None:
     assert p.tables.keys() == {"outcomes"}
     rows = {r["account_id"]: r for r in p.accounts.iter_rows(named=True)}
     assert rows["0001-A"]["arr"] == pytest.approx(358.2)
-    assert rows["0001-A"]["contract_start"] == date(2017, 12, 31)
-    assert rows["0001-A"]["renewal_date"] == date(2018, 1, 31)  # monthly contract
-    assert rows["0002-B"]["contract_start"] == date(2015, 3, 31)
-    assert rows["0002-B"]["renewal_date"] == date(2018, 3, 31)  # yearly anniversary after the as-of day
-    assert rows["0003-C"]["contract_start"] == snapshot  # tenure 0: starts on the snapshot day
+    # starts are placed tenure months before the middle of the label window (as-of + 15 days), so a renewal
+    # due in the window falls inside it and inside the < 30-day band, not on the 30-day edge
+    middle = date(2018, 1, 16)
+    assert rows["0001-A"]["contract_start"] == date(2017, 12, 16)
+    assert rows["0001-A"]["renewal_date"] == middle  # monthly contract
+    assert (middle - telco.feature_as_of(snapshot)).days == 15
+    assert rows["0001-A"]["contract_term_months"] == "1"
+    assert rows["0002-B"]["contract_start"] == date(2015, 3, 16)
+    assert rows["0002-B"]["renewal_date"] == date(2018, 3, 16)  # yearly anniversary after the as-of day
+    assert rows["0002-B"]["contract_term_months"] == "12"
+    assert rows["0003-C"]["contract_start"] == middle  # tenure 0: not yet a customer at the as-of day
     outcomes = p.table("outcomes")
     assert outcomes is not None
     assert dict(outcomes.select("account_id", "outcome").rows()) == {
