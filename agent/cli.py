@@ -128,7 +128,11 @@ def queue(
             e.alert = "repeat" if statuses.get(e.account_id) == "reminder" else statuses.get(e.account_id)  # type: ignore[assignment]
     shown = entries[:top] if top else entries
     if fmt == TableOrJson.json:
-        print(json.dumps([e.model_dump(mode="json") for e in shown], indent=2))
+        from pydantic import TypeAdapter
+
+        from tools.models import QueueEntry
+
+        sys.stdout.write(TypeAdapter(list[QueueEntry]).dump_json(shown, indent=2).decode() + "\n")
         return
     shared = [r for r in (shown[0].not_evaluated if shown else []) if r.split(":")[0] in REGISTRY]
     shared = [r for r in shared if all(r in e.not_evaluated for e in shown)]

@@ -126,9 +126,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def bench_store(
-    size: int, model: MiniLMEmbeddingFunction, queries: int, rng: random.Random, work: Path
-) -> dict:
+def bench_store(size: int, model: MiniLMEmbeddingFunction, queries: int, rng: random.Random, work: Path) -> dict:
     data, store = work / f"portfolio-{size}", work / f"store-{size}"
     write_portfolio(data, size, rng)
     portfolio = load_portfolio(data)

@@ -511,6 +511,16 @@ def generate(
     return counts
 
 
+def ensure(workdir: Path, n_accounts: int = 100_000, weeks: int = 104) -> Path:
+    """The portfolio of `n_accounts` accounts over `weeks` weeks in `workdir`, generated once (the
+    benchmarks share it): `synth-<n>` for two years, `synth-<n>-<weeks>` otherwise. Complete once its
+    riskbrief.toml (written last) exists."""
+    folder = Path(workdir) / (f"synth-{n_accounts}" if weeks == 104 else f"synth-{n_accounts}-{weeks}")
+    if not (folder / "riskbrief.toml").is_file():
+        generate(folder, n_accounts=n_accounts, weeks=weeks)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write a synthetic benchmark portfolio.")
     parser.add_argument("--accounts", type=int, default=100_000)

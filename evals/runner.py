@@ -203,7 +203,7 @@ def _engine_levels(suite: Suite) -> dict[str, str]:
     from tools.scoring import assess_account
 
     config = load_config(suite.portfolio)
-    portfolio = load_portfolio(suite.portfolio, suite.as_of)
+    portfolio = load_portfolio(suite.portfolio, suite.as_of, snapshot=False)
     return {
         label["account_id"]: assess_account(portfolio, config, suite.as_of, label["account_id"]).risk_level
         for label in suite.labels

@@ -23,26 +23,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
-from tools.config import Config, check_date_format, data_config
 from tools.errors import InputError, located, shown
-from tools.portfolio import (
-    TABLES,
-    SourceFile,
-    TableReader,
-    TableSpec,
-    fold,
-    open_export,
-    read_table,
-    readers,
-    validate_rows,
-)
 
-Derive = Callable[[pl.DataFrame], pl.DataFrame]
+if TYPE_CHECKING:  # polars, the loader and the settings are imported by the functions that use them, so
+    # registering `riskbrief import` costs the CLI's start-up nothing (about half a second otherwise)
+    import polars as pl
+
+    from tools.config import Config
+    from tools.portfolio import SourceFile, TableReader, TableSpec
+
+Derive = Callable[["pl.DataFrame"], "pl.DataFrame"]
 
 
 @dataclass(frozen=True)
@@ -66,11 +60,15 @@ class Profile:
 
     @property
     def spec(self) -> TableSpec:
+        from tools.portfolio import TABLES
+
         return TABLES[self.table]
 
 
 def _zendesk_escalated(frame: pl.DataFrame) -> pl.DataFrame:
     """`escalated` is true when the ticket's tags include one starting with `escalat`."""
+    import polars as pl
+
     if "tags" not in frame.columns:
         return frame
     tags = pl.col("tags").str.to_lowercase()
@@ -298,6 +296,8 @@ class ImportResult:
 
 def _resolve(p: Profile, source: SourceFile, names: list[str]) -> dict[str, str]:
     """canonical column -> the export's header that gives it (required ones must be found)."""
+    from tools.portfolio import fold
+
     present = {fold(n): n for n in names}
     found: dict[str, str] = {}
     for canonical, candidates in p.columns.items():
@@ -345,6 +345,8 @@ def _delimiter_hint(source: SourceFile, p: Profile) -> str:
 
 def _canonical(p: Profile, frame: pl.DataFrame, found: Mapping[str, str]) -> pl.DataFrame:
     """The export's rows under canonical column names (text still as written)."""
+    import polars as pl
+
     exprs = [pl.col(src).alias(canon) for canon, src in found.items() if not canon.startswith("text:")]
     pieces = [(label, found[f"text:{label}:{h}"]) for label, h in p.text if f"text:{label}:{h}" in found]
     if pieces:
@@ -359,6 +361,8 @@ def _canonical(p: Profile, frame: pl.DataFrame, found: Mapping[str, str]) -> pl.
 
 
 def _reader(p: Profile, found: Mapping[str, str], date_format: str | None, delimiter: str) -> TableReader:
+    from tools.portfolio import TableReader, fold
+
     formats: dict[str, str] = {}
     for canonical, src in found.items():
         col = p.spec.column(canonical)
@@ -379,6 +383,8 @@ def _reader(p: Profile, found: Mapping[str, str], date_format: str | None, delim
 
 
 def _accounts(out: Path, config: Config) -> pl.DataFrame | None:
+    from tools.portfolio import TABLES, read_table, readers
+
     path = out / "accounts.csv"
     if not path.is_file():
         return None
@@ -393,6 +399,10 @@ def _account_ids(
     reported: set[tuple[int, str | None]],
 ) -> pl.DataFrame:
     """Account names (column `account_name`) to account ids, by the exact name ignoring case and spaces."""
+    import polars as pl
+
+    from tools.portfolio import fold
+
     by_name: dict[str, list[str]] = {}
     for account_id, name in accounts.select("account_id", "name").iter_rows():
         by_name.setdefault(fold(str(name)), []).append(str(account_id))
@@ -426,6 +436,11 @@ def convert(
     config: Config | None = None,
 ) -> tuple[pl.DataFrame, list[InputError]]:
     """The export's rows as the profile's canonical table (validated), and one error per bad row."""
+    import polars as pl
+
+    from tools.config import check_date_format, data_config
+    from tools.portfolio import TableReader, open_export, readers, validate_rows
+
     if date_format is not None:
         try:
             check_date_format(date_format)
@@ -559,6 +574,9 @@ def import_export(
 ) -> tuple[ImportResult, list[InputError]]:
     """Convert `src` with profile `name` and merge it into `out`'s canonical CSV (unless `dry_run` or
     any row is bad: then nothing is written and the errors come back)."""
+    from tools.config import data_config
+    from tools.portfolio import read_table
+
     p = profile(name)
     src, out = Path(src), Path(out)
     if not src.is_file():
@@ -592,7 +610,7 @@ def import_export(
 # ------------------------------------------------------------------------------------------ the command
 
 
-_LISTING = "\n".join(f"  {p.name} -> {p.spec.file}\n      {p.title}" for p in PROFILES.values())
+_LISTING = "\n".join(f"  {p.name} -> {p.table}.csv\n      {p.title}" for p in PROFILES.values())
 
 
 def import_command(

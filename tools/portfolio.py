@@ -33,6 +33,7 @@ from tools.errors import InputError, located, shown
 
 if TYPE_CHECKING:
     from tools.config import Config
+    from tools.snapshot import Loaded, Snapshot
 
 Kind = Literal["str", "date", "float", "bool", "enum"]
 
@@ -246,6 +247,19 @@ TABLES: dict[str, TableSpec] = {
                 _c("outcome", "enum", True, ("renewed", "churned", "contracted", "expanded")),
             ),
             date_column="date",
+        ),
+        # Accounts as they were (tools.churn_accounts): values in force from `valid_from` on.
+        TableSpec(
+            "account_history",
+            (
+                _c("account_id", required=True),
+                _c("valid_from", "date", True),
+                _c("arr", "float", low=0),
+                _c("renewal_date", "date"),
+                _c("segment", "enum", choices=("enterprise", "mid-market", "smb")),
+                _c("licenses", "float", low=0),
+            ),
+            date_column="valid_from",
         ),
     )
 }
@@ -895,13 +909,11 @@ def _validate(
         src = frame[col.name]
         if col.required and src.null_count():
             failures.report(src.is_null(), col.name, "required value is empty")
-        if col.kind == "enum":
-            if col.name == "priority":
-                norm = src.str.to_uppercase()
-            else:
-                norm = src.str.to_lowercase().str.replace_all(" ", "_")
-                if col.name == "segment":
-                    norm = norm.str.replace_all("_", "-")
+        distinct = src.unique() if col.kind == "enum" else None  # a category repeats a few values: look at those
+        if distinct is not None and _enum_norm(distinct, col).equals(distinct) and _enum_allowed(distinct, col):
+            pass  # every value already canonical and allowed (the usual case): nothing to change or report
+        elif col.kind == "enum":
+            norm = _enum_norm(src, col)
             bad = ~norm.is_in(list(col.choices)) & norm.is_not_null()
             if bad.any():
 
@@ -951,10 +963,22 @@ def _validate(
                 out = out.with_columns(as_num.alias(c))
     if spec.id_column:
         ids = out[spec.id_column]
-        if ids.is_duplicated().any():
+        if ids.n_unique() < ids.len() and ids.is_duplicated().any():  # counting distinct ids is cheaper
             later = ids.is_duplicated() & ~ids.is_first_distinct()
             failures.report(later, spec.id_column, lambda row: f"duplicate id {_quoted(ids[row])}")
     return out
+
+
+def _enum_norm(values: pl.Series, col: Column) -> pl.Series:
+    """Category values as the loader reads them (Column.normalize, on a whole column)."""
+    if col.name == "priority":
+        return values.str.to_uppercase()
+    norm = values.str.to_lowercase().str.replace_all(" ", "_")
+    return norm.str.replace_all("_", "-") if col.name == "segment" else norm
+
+
+def _enum_allowed(values: pl.Series, col: Column) -> bool:
+    return bool(values.drop_nulls().is_in(list(col.choices)).all())
 
 
 def _dtype(kind: Kind) -> type[pl.DataType]:
@@ -962,11 +986,18 @@ def _dtype(kind: Kind) -> type[pl.DataType]:
 
 
 def read_table(
-    path: Path, spec: TableSpec, reader: TableReader = DEFAULT_READER, *, file: str | None = None
+    path: Path,
+    spec: TableSpec,
+    reader: TableReader = DEFAULT_READER,
+    *,
+    file: str | None = None,
+    data: bytes | None = None,
 ) -> pl.DataFrame:
     """One file read and validated as `spec`'s table, through `reader`'s delimiter, formats and mapping.
-    Errors name `file` (default: the table's canonical file name)."""
-    source = SourceFile(file or spec.file, _read_bytes(path, file or spec.file, reader), reader.delimiter)
+    Errors name `file` (default: the table's canonical file name). `data`: the file's bytes as
+    `_read_bytes` returned them, when already read (the snapshot hashes them first)."""
+    name = file or spec.file
+    source = SourceFile(name, _read_bytes(path, name, reader) if data is None else data, reader.delimiter)
     header = _header(source)
     names = _columns(source, spec, reader, header)
     frame = _read_frame(source, spec, reader, names)
@@ -1060,14 +1091,39 @@ def _as_of_view(name: str, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
     return frame
 
 
+def _read_cached(root: Path, name: str, reader: TableReader, snap: Snapshot | None) -> Loaded:
+    """Table `name` of the portfolio at `root`: from the snapshot while its file is unchanged, else read
+    and validated from the CSV (with the same errors either way)."""
+    from tools.snapshot import Loaded, table_key
+
+    spec = TABLES[name]
+    path = root / spec.file
+    if snap is None:
+        return Loaded(read_table(path, spec, reader), "", fresh=True)
+    return snap.load(
+        name,
+        path,
+        table_key(spec, reader),
+        lambda: _read_bytes(path, spec.file, reader),
+        lambda data: read_table(path, spec, reader, data=data),
+    )
+
+
 def load_portfolio(
-    root: Path, as_of: date | None = None, *, include_outcomes: bool = False, config: Config | None = None
+    root: Path,
+    as_of: date | None = None,
+    *,
+    include_outcomes: bool = False,
+    config: Config | None = None,
+    snapshot: bool = True,
 ) -> Portfolio:
     """Load and validate every CSV in `root`; hide rows dated after `as_of`.
 
     Files are read as riskbrief.toml declares (`[formats]`, `[mapping.*]`, `[limits]`): from `config`
     when given, else from the settings that apply to `root` (tools.config.data_config).
     `outcomes.csv` is history for backtests and calibration: it is read only with `include_outcomes`.
+    With `snapshot`, validated tables are kept in the workspace and a file unchanged since is read from
+    there (tools.snapshot); a changed file is read and validated again, with the same errors.
     """
     root = Path(root)
     if not root.is_dir():
@@ -1079,16 +1135,30 @@ def load_portfolio(
 
         config = data_config(root)
     how = readers(config)
-    accounts = read_table(root / "accounts.csv", TABLES["accounts"], how["accounts"])
-    tables: dict[str, pl.DataFrame] = {}
-    missing: set[str] = set()
-    names = [*OPTIONAL_TABLES, *(["outcomes"] if include_outcomes else [])]
-    for name in names:
-        path = root / TABLES[name].file
-        if not path.is_file():
-            missing.add(name)
-            continue
-        frame = read_table(path, TABLES[name], how[name])
-        _check_accounts(TABLES[name], frame, accounts["account_id"], root, how[name])
-        tables[name] = _as_of_view(name, frame, as_of) if as_of is not None and name != "outcomes" else frame
+    from tools.snapshot import Snapshot
+
+    snap = Snapshot.open(root) if snapshot else None
+    try:
+        read = _read_cached(root, "accounts", how["accounts"], snap)
+        accounts, known = read.frame, read.content
+        if snap is not None:
+            snap.stage("accounts", read, known)
+        tables: dict[str, pl.DataFrame] = {}
+        missing: set[str] = set()
+        names = [*OPTIONAL_TABLES, *(["outcomes"] if include_outcomes else [])]
+        for name in names:
+            path = root / TABLES[name].file
+            if not path.is_file():
+                missing.add(name)
+                continue
+            read = _read_cached(root, name, how[name], snap)
+            frame = read.frame
+            if not known or read.checked_against != known:  # unless checked against these very accounts
+                _check_accounts(TABLES[name], frame, accounts["account_id"], root, how[name])
+            if snap is not None:
+                snap.stage(name, read, known)
+            tables[name] = _as_of_view(name, frame, as_of) if as_of is not None and name != "outcomes" else frame
+    finally:
+        if snap is not None:
+            snap.save()
     return Portfolio(root=root, as_of=as_of, accounts=accounts, tables=tables, missing=missing)

@@ -464,7 +464,7 @@ def load_views(store: Path, as_of: date | None = None) -> dict[str, AccountView]
 
     as_of = as_of or suite_as_of()
     clock = datetime.combine(as_of, clock_time(9, 0), tzinfo=UTC)
-    retrieval.ingest(load_portfolio(PORTFOLIO), progress=False, store_path=store)
+    retrieval.ingest(load_portfolio(PORTFOLIO, snapshot=False), progress=False, store_path=store)
     return {account: _view(account, as_of, store, clock) for account in ACCOUNTS}
 
 

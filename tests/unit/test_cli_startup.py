@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("langgraph", "langchain_openai", "chromadb", "openai", "starlette", "uvicorn")
+HEAVY = (
+    "langgraph", "langchain_openai", "chromadb", "openai", "starlette", "uvicorn", "polars", "numpy", "onnxruntime",
+    "tokenizers",
+)  # fmt: skip
 
 
 def run(*args: str, tmp_path: Path | None = None) -> subprocess.CompletedProcess[str]:
