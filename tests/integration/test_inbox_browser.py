@@ -116,6 +116,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("inbox")
     data = write_tiny_portfolio(root / "portfolio")
     add_account(data, "A-031", "Brightwave Media", "Sam Lee", 120000)
+    add_account(data, "A-041", "Harbor Logistics", "Priya Patel", 95000)
+    add_account(data, "A-052", "Cobalt Analytics", "Priya Patel", 60000)
     home = root / "home"
     store = root / "chroma"
     retrieval.ingest(load_portfolio(data), progress=False, store_path=store)
@@ -125,8 +127,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             name: run_brief(account, data, context=context, review_id=f"rv-{account}-{name}").review_id
             for name, account in (
                 ("approve", "A-017"),
-                ("refuse", "A-017"),
-                ("csrf", "A-017"),
+                ("refuse", "A-041"),
+                ("csrf", "A-052"),
                 ("outcome", "A-031"),
                 ("low", "A-002"),
             )
