@@ -176,6 +176,7 @@ class AlertStore:
                 )
             }
             seen: set[tuple[str, str]] = set()
+            upserts: list[tuple[object, ...]] = []
             for entry in entries:
                 keys = [(entry.account_id, s.signal) for s in entry.active_signals]
                 fresh_on_account = any(k not in stored or not stored[k][5] for k in keys)
@@ -205,26 +206,28 @@ class AlertStore:
                             previous,
                         )
                     )
-                    if kind == "suppressed" or not run.recorded:
-                        continue
-                    conn.execute(
-                        "INSERT INTO alerts (portfolio, channel, account_id, signal, severity, first_alerted, "
-                        "last_alerted, active) VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
-                        "ON CONFLICT (portfolio, channel, account_id, signal) DO UPDATE "
-                        "SET severity = excluded.severity, last_alerted = excluded.last_alerted, active = 1, "
-                        "resolved_on = NULL, acknowledged_on = CASE WHEN alerts.active = 0 THEN NULL "
-                        "ELSE alerts.acknowledged_on END",
-                        (key, channel, entry.account_id, sig.signal, sig.severity, today, today),
-                    )
+                    if kind != "suppressed" and run.recorded:
+                        upserts.append((key, channel, entry.account_id, sig.signal, sig.severity, today, today))
+            conn.executemany(
+                "INSERT INTO alerts (portfolio, channel, account_id, signal, severity, first_alerted, "
+                "last_alerted, active) VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
+                "ON CONFLICT (portfolio, channel, account_id, signal) DO UPDATE "
+                "SET severity = excluded.severity, last_alerted = excluded.last_alerted, active = 1, "
+                "resolved_on = NULL, acknowledged_on = CASE WHEN alerts.active = 0 THEN NULL "
+                "ELSE alerts.acknowledged_on END",
+                upserts,
+            )
+            resolved: list[tuple[object, ...]] = []
             for signal_key, row in stored.items():
                 if row[5] and signal_key not in seen and (scope is None or signal_key[0] in scope):
                     run.resolved.append(signal_key)
                     if run.recorded:
-                        conn.execute(
-                            "UPDATE alerts SET active = 0, resolved_on = ? WHERE portfolio = ? AND channel = ? "
-                            "AND account_id = ? AND signal = ?",
-                            (today, key, channel, signal_key[0], signal_key[1]),
-                        )
+                        resolved.append((today, key, channel, signal_key[0], signal_key[1]))
+            conn.executemany(
+                "UPDATE alerts SET active = 0, resolved_on = ? WHERE portfolio = ? AND channel = ? "
+                "AND account_id = ? AND signal = ?",
+                resolved,
+            )
             if run.recorded:
                 conn.execute(
                     "INSERT INTO runs (portfolio, channel, as_of, active_signals) VALUES (?, ?, ?, ?) "

@@ -64,9 +64,15 @@ _VERSIONS = """CREATE TABLE IF NOT EXISTS schema_version (
 class Row(dict[str, Any]):
     """A result row: `row["name"]`, `row[0]`, and `dict(row)`."""
 
+    __slots__ = ("_values",)
+
+    def __init__(self, names: Sequence[str], values: Sequence[Any]) -> None:
+        super().__init__(zip(names, values, strict=True))
+        self._values = tuple(values)
+
     def __getitem__(self, key: str | int) -> Any:
         if isinstance(key, int):
-            return list(self.values())[key]
+            return self._values[key]
         return super().__getitem__(key)
 
 
@@ -227,7 +233,7 @@ def transaction(schema: Schema, *, write: bool = True, path: Path | None = None)
 
 
 def _sqlite_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
-    return Row(zip([d[0] for d in cursor.description], values, strict=True))
+    return Row([d[0] for d in cursor.description], values)
 
 
 _ensured: set[tuple[str, Path, int]] = set()
@@ -307,7 +313,7 @@ def _psycopg_row(cursor: Any) -> Callable[[Sequence[Any]], Row]:
     names = [c.name for c in cursor.description] if cursor.description else []
 
     def make(values: Sequence[Any]) -> Row:
-        return Row(zip(names, values, strict=True))
+        return Row(names, values)
 
     return make
 
