@@ -42,8 +42,6 @@ OPTIONS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
 # Signal id -> the risk category it points at (the registry is the one source).
 SIGNAL_CATEGORY: dict[str, RiskCategory] = {sid: spec.risk_category for sid, spec in REGISTRY.items()}
 
-
-
 # ----------------------------------------------------------------------------- what a drafter writes
 #
 # The model selects, classifies, orders and explains; the tools state the facts. Nothing here can carry
@@ -677,6 +675,13 @@ def to_markdown(brief: RiskBrief) -> str:
         + (f" · health {a.health_score:g}" if a.health_score is not None else " · health unknown")
         + f" · CSM {a.csm_owner or 'unassigned'}",
     ]
+    if a.churn_probability is not None:
+        from tools.churn_model import describe_factors
+
+        within = f" within {a.churn_horizon_days} days" if a.churn_horizon_days else ""
+        why = describe_factors(a.churn_factors)
+        line = f"P(churn){within}: {a.churn_probability:.0%} (calibrated model)"
+        lines += ["", line + (f" · why: {why}" if why else "")]
     if a.goals:
         lines += ["", f"Customer goals: {a.goals}"]
     if brief.key_contacts:

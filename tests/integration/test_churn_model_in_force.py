@@ -36,3 +36,15 @@ def test_a_model_that_loses_to_the_rule_score_is_not_put_in_force(tmp_path: Path
     assert entries and all(e["churn_probability"] is not None and e["churn_factors"] for e in entries)
     table = runner.invoke(app, ["queue", "--data", str(data), "--no-record", "--top", "3"], env=env)
     assert "Why (model)" in table.stdout and "calibrated" in table.stdout
+
+    # The brief carries the model's probability and the factors behind it, in its JSON and for people.
+    top = entries[0]
+    env = {**env, "RISKBRIEF_DRAFTER": "offline"}
+    brief = runner.invoke(app, ["brief", top["account_id"], "--data", str(data), "--format", "json"], env=env)
+    assert brief.exit_code == 0, brief.output
+    account = json.loads(brief.stdout)["brief"]["account"]
+    assert account["churn_probability"] == top["churn_probability"]
+    assert account["churn_factors"] == top["churn_factors"]
+    shown = runner.invoke(app, ["brief", top["account_id"], "--data", str(data)], env=env)
+    assert f"P(churn) within {top['churn_horizon_days']} days: {top['churn_probability']:.0%}" in shown.stdout
+    assert f"why: {top['churn_factors'][0]['factor']}" in shown.stdout
