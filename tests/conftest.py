@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -164,28 +162,6 @@ def write_tiny_portfolio(root: Path) -> Path:
 @pytest.fixture
 def tiny_portfolio(tmp_path: Path) -> Path:
     return write_tiny_portfolio(tmp_path / "portfolio")
-
-
-TINY_CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny portfolio, once per module (the graph and review-store tests)."""
-    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
-
-
-@pytest.fixture(scope="module")
-def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """An offline run context with its own evidence store of the tiny portfolio, built once per module
-    (embedding is the slow part), and the clock stopped at 09:00 on the as-of date."""
-    from agent.config import AgentContext
-    from tools import retrieval
-    from tools.portfolio import load_portfolio
-
-    store = tmp_path_factory.mktemp("store") / "chroma"
-    retrieval.ingest(load_portfolio(portfolio, snapshot=False), progress=False, store_path=store)
-    return AgentContext(now=lambda: TINY_CLOCK, store_path=str(store))
 
 
 @pytest.fixture

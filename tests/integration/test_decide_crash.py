@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_tiny_portfolio
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
@@ -28,12 +29,26 @@ from agent.cli_agent import decide_review, run_brief
 from agent.config import AgentContext
 from agent.graph import checkpointed_graph
 from agent.review import CRASH_AT, CRASH_EXIT, DECIDE_STEPS, ReviewDecision
+from tools import retrieval
 from tools.errors import InputError
+from tools.portfolio import load_portfolio
 
 pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
 CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EDITS = {"risk_category": "relationship/stakeholder"}
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
+
+
+@pytest.fixture(scope="module")
+def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
+    store = tmp_path_factory.mktemp("store") / "chroma"
+    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=store)
+    return AgentContext(now=lambda: CLOCK, store_path=str(store))
 
 
 def cli(*args: str, home: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_tiny_portfolio
 from langgraph.types import Command
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
@@ -28,12 +29,25 @@ from agent.config import AgentContext
 from agent.graph import Compiled, checkpointed_graph, sqlite_graph
 from agent.review import HITL_DEFAULT_REVIEWER, ReviewDecision
 from agent.state import InputState
-from tools import workspace
+from tools import retrieval, workspace
 from tools.errors import InputError
+from tools.portfolio import load_portfolio
 
 pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
 CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
+
+
+@pytest.fixture(scope="module")
+def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
+    store = tmp_path_factory.mktemp("store") / "chroma"
+    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=store)
+    return AgentContext(now=lambda: CLOCK, store_path=str(store))
 
 
 def config(thread: str) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TINY_AS_OF
+from conftest import TINY_AS_OF, write_tiny_portfolio
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
@@ -37,6 +37,18 @@ ROOT = Path(__file__).resolve().parents[2]
 CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EARLIER = date(2026, 11, 19)
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
+
+
+@pytest.fixture(scope="module")
+def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
+    store = tmp_path_factory.mktemp("store") / "chroma"
+    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=store)
+    return AgentContext(now=lambda: CLOCK, store_path=str(store))
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_tiny_portfolio
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
 from agent.cli import main
 from agent.cli_agent import run_brief
 from agent.config import AgentContext
-from tools import workspace
+from tools import retrieval, workspace
+from tools.portfolio import load_portfolio
 
 pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
@@ -38,6 +40,18 @@ REPORT_KEYS = {
     "median_hours_to_decision",
     "decision_packet_rate",
 }
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
+
+
+@pytest.fixture(scope="module")
+def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
+    store = tmp_path_factory.mktemp("store") / "chroma"
+    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=store)
+    return AgentContext(now=lambda: CLOCK, store_path=str(store))
 
 
 def riskbrief(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
