@@ -1,13 +1,15 @@
-"""Calibration: a churn-probability model over the signal engine's output, fitted on outcome history.
+"""Calibration: fitting churn models on outcome history and saying how well they did on later dates.
 
-Features of an account as of D are indicators of its active signals and its renewal-proximity
-adjustment (`temporal_adjustment`, the queue's 0 / 0.5 / 1 / 1.5 by days to renewal); the label is
-whether it churned in (D, D + horizon]. Fitting is L2-penalised logistic regression by
-Newton's method (IRLS) in numpy. The split is by time: the model is fitted on as-of dates whose labels
-were known before the first test date, and evaluated on the later dates, so nothing leaks backwards.
+`calibrate_models` builds, for month-end as-of dates whose label window is observed, each account's row
+(tools.churn_rows: signals and account attributes as of that date) and its label (churned in
+(D, D + horizon]); splits by time, so the models are chosen and fitted on dates whose labels were known
+before the first test date and evaluated on the later ones (nothing leaks backwards); chooses and fits one
+model per horizon (tools.churn_model); and writes them as JSON beside riskbrief.toml with a
+`[calibration]` table pointing at them (`write_models`).
 
-The fitted model is written as a `[calibration]` table of `riskbrief.toml`; the queue turns it into
-`churn_probability` and `arr_at_risk` through `churn_probability()`.
+Also here: the metrics (Brier, log loss, reliability bins), the hand-written L2 logistic regression that
+the tests compare with scikit-learn's, and `churn_probability()`, which still reads an older
+`[calibration]` table of signal weights.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, Field
 
-from tools.backtest import active_population, auc, churn_labels, precision_at_k
+from tools.backtest import auc, precision_at_k
 from tools.errors import InputError
 
 if TYPE_CHECKING:
@@ -200,81 +202,6 @@ def churn_probability(
     return float(sigmoid(np.asarray(z)))
 
 
-def queue_frame(root: Path, config: Config, as_of: date) -> pl.DataFrame:
-    """The queue as of `as_of` as a frame: account_id, signals (list of ids), risk_score."""
-    from tools.backtest import queue_at
-
-    entries = queue_at(root, config, as_of)
-    return pl.DataFrame(
-        {
-            "account_id": [e.account_id for e in entries],
-            "signals": [[s.signal for s in e.active_signals] for e in entries],
-            "risk_score": [float(e.risk_score) for e in entries],
-        },
-        schema={"account_id": pl.Utf8, "signals": pl.List(pl.Utf8), "risk_score": pl.Float64},
-    )
-
-
-def feature_rows(root: Path, config: Config, as_of_dates: Sequence[date], horizon_days: int) -> pl.DataFrame:
-    """One row per (as_of, active account): arr, days_to_renewal, temporal_adjustment, the active signals
-    (a list), the rule risk_score (0 outside the queue) and the label.
-
-    Features come from data as of each date; the label looks only at outcomes after it.
-    """
-    from tools.portfolio import load_portfolio
-
-    full = load_portfolio(root, include_outcomes=True)
-    outcomes = full.table("outcomes")
-    renewal = full.accounts.select("account_id", "renewal_date")
-    frames = []
-    for day in as_of_dates:
-        population = active_population(full, outcomes, day)
-        labels = churn_labels(outcomes, day, horizon_days)
-        frames.append(
-            population.join(renewal, on="account_id", how="left")
-            .join(queue_frame(root, config, day), on="account_id", how="left")
-            .with_columns(
-                pl.lit(day).alias("as_of"),
-                (pl.col("renewal_date") - pl.lit(day)).dt.total_days().alias("days_to_renewal"),
-                pl.col("account_id").is_in(list(labels)).alias("label"),
-                pl.col("signals").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))),
-                pl.col("risk_score").fill_null(0.0),
-            )
-            .with_columns(
-                pl.col("days_to_renewal")
-                .map_elements(config.proximity_adjustment, return_dtype=pl.Float64)
-                .alias(PROXIMITY_FEATURE)
-            )
-            .select(
-                "as_of",
-                "account_id",
-                "arr",
-                "days_to_renewal",
-                PROXIMITY_FEATURE,
-                "signals",
-                "risk_score",
-                "label",
-            )
-        )
-    return pl.concat(frames) if frames else pl.DataFrame()
-
-
-def design_matrix(rows: pl.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
-    """Signal indicators (0/1) and the proximity adjustment, in the order of `feature_names`."""
-    index = {name: i for i, name in enumerate(feature_names)}
-    x = np.zeros((rows.height, len(feature_names)))
-    for r, signals in enumerate(rows["signals"].to_list()):
-        for s in signals:
-            if s in index:
-                x[r, index[s]] = 1.0
-    if PROXIMITY_FEATURE in index:
-        x[:, index[PROXIMITY_FEATURE]] = np.asarray(rows[PROXIMITY_FEATURE].to_list(), dtype=float)
-    return x
-
-
-# ----------------------------------------------------------------------------------------- the procedure
-
-
 class HeldOut(BaseModel):
     """How well probabilities fitted on earlier dates did on later ones."""
 
@@ -307,22 +234,6 @@ def evaluate_probabilities(p: np.ndarray, y: np.ndarray, train_rate: float) -> H
     )
 
 
-class CalibrationReport(BaseModel):
-    """A fitted churn model with its time-split evaluation."""
-
-    horizon_days: int
-    l2: float
-    train_dates: list[date]
-    test_dates: list[date]
-    n_train: int
-    train_churn_rate: float
-    intercept: float = Field(description="of the model refitted on every labelled date (the one written)")
-    weights: dict[str, float]
-    held_out: HeldOut = Field(description="the model fitted on train dates only, scored on test dates")
-    rule_score_auc: float | None = Field(description="held-out AUC of the default rule score, same rows")
-    rule_score_precision_at_10pct: float | None
-
-
 def month_end(day: date) -> date:
     """The last day of `day`'s month."""
     first_next = date(day.year + day.month // 12, day.month % 12 + 1, 1)
@@ -353,111 +264,12 @@ def time_split(dates_newest_first: Sequence[date], horizon_days: int, n_test: in
     return train, test
 
 
-def fit_rows(rows: pl.DataFrame, feature_names: Sequence[str], l2: float) -> LogisticModel:
-    """Fit the churn model on feature rows."""
-    return fit_logistic(design_matrix(rows, feature_names), labels_of(rows), feature_names, l2=l2)
-
-
 def labels_of(rows: pl.DataFrame) -> np.ndarray:
     return np.asarray(rows["label"].to_list(), dtype=bool)
 
 
-def calibrate(
-    portfolio_dir: Path,
-    *,
-    as_of: date | None = None,
-    horizon_days: int = 90,
-    n_test_dates: int = 3,
-    l2: float = 1.0,
-    config: Config | None = None,
-) -> CalibrationReport:
-    """Fit and evaluate the churn model on a portfolio with outcomes.csv (see module docstring).
-
-    `as_of` is the end of the known history (default: the latest outcome date). Training as-of dates are
-    month ends whose labels were known before the first test date; the written model is refitted on all.
-    """
-    from tools.config import load_config
-    from tools.portfolio import load_portfolio
-
-    if horizon_days <= 0:
-        raise InputError(f"--horizon must be a positive number of days, got {horizon_days}")
-    root = Path(portfolio_dir)
-    config = config or load_config(root)
-    full = load_portfolio(root, include_outcomes=True)
-    outcomes = full.table("outcomes")
-    if outcomes is None or outcomes.height == 0:
-        raise InputError(f"{root}: outcomes.csv is missing or empty; calibration needs outcome history")
-    end = as_of or outcomes["date"].max()
-    first_outcome = outcomes["date"].min()
-    assert isinstance(end, date) and isinstance(first_outcome, date)
-    starts = full.accounts["contract_start"].drop_nulls()
-    earliest = starts.min() if starts.len() else first_outcome - timedelta(days=365)
-    assert isinstance(earliest, date)
-    train_dates, test_dates = time_split(labelled_dates(end, horizon_days, earliest), horizon_days, n_test_dates)
-    if not train_dates:
-        raise InputError(
-            f"{root}: not enough history for a time split before {end}: need month-end as-of dates "
-            f"{horizon_days} days before the first of {n_test_dates} test dates"
-        )
-    rows = feature_rows(root, config, [*train_dates, *test_dates], horizon_days)
-    seen = sorted({s for lst in rows["signals"].to_list() for s in lst})
-    names = [*seen, PROXIMITY_FEATURE]
-    train = rows.filter(pl.col("as_of").is_in(train_dates))
-    test = rows.filter(pl.col("as_of").is_in(test_dates))
-    y_train, y_test = labels_of(train), labels_of(test)
-    if not 0 < int(y_train.sum()) < len(y_train):
-        raise InputError(
-            f"{root}: the training rows (as-of {train_dates[0]}..{train_dates[-1]}, "
-            f"churn within {horizon_days} days) hold {int(y_train.sum())} churned of {len(y_train)}: "
-            "a model needs both outcomes"
-        )
-    train_rate = float(y_train.mean()) if len(y_train) else 0.0
-    held_out = fit_rows(train, names, l2)
-    rule = np.asarray(test["risk_score"].to_list(), dtype=float)
-    final = fit_rows(rows, names, l2)
-    return CalibrationReport(
-        horizon_days=horizon_days,
-        l2=l2,
-        train_dates=train_dates,
-        test_dates=test_dates,
-        n_train=train.height,
-        train_churn_rate=train_rate,
-        intercept=final.intercept,
-        weights=final.weights(),
-        held_out=evaluate_probabilities(held_out.predict_proba(design_matrix(test, names)), y_test, train_rate),
-        rule_score_auc=auc(rule, y_test),
-        rule_score_precision_at_10pct=precision_at_k(rule, y_test, 0.1) if len(y_test) else None,
-    )
-
-
-# ----------------------------------------------------------------------------------------------- the TOML
-
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-
-
-def calibration_toml(report: CalibrationReport) -> str:
-    """The `[calibration]` table for riskbrief.toml."""
-    lines = [
-        "[calibration]",
-        "# Churn model from `riskbrief calibrate`: p = 1 / (1 + exp(-z)), z = intercept + the weight of",
-        "# each active signal + weights.temporal_adjustment * the renewal-proximity adjustment (0 to 1.5).",
-        "# arr_at_risk = arr * p.",
-        f"intercept = {report.intercept:.6f}",
-        f"horizon_days = {report.horizon_days}",
-        f'fitted_as_of = "{min(report.train_dates).isoformat()}..{max(report.test_dates).isoformat()}"',
-        f"n_rows = {report.n_train + report.held_out.n}",
-        f"test_auc = {report.held_out.auc:.4f}" if report.held_out.auc is not None else "# test_auc undefined",
-        f"test_brier = {report.held_out.brier:.6f}",
-        "",
-        "[calibration.weights]",
-    ]
-    lines += [f"{name} = {value:.6f}" for name, value in sorted(report.weights.items())]
-    return "\n".join(lines) + "\n"
-
-
-def write_calibration(path: Path, report: CalibrationReport) -> None:
-    """Write the model into `path`, replacing any earlier `[calibration]` tables and keeping the rest."""
-    replace_calibration_table(path, calibration_toml(report))
+"""A TOML table header line, `[name]` or `[[name]]`."""
 
 
 def replace_calibration_table(path: Path, table: str) -> None:

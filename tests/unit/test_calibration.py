@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 from tools.calibration import (
-    CalibrationReport,
-    HeldOut,
     Standardizer,
     brier_score,
     churn_probability,
@@ -22,9 +20,9 @@ from tools.calibration import (
     log_loss,
     month_end,
     reliability_bins,
+    replace_calibration_table,
     sigmoid,
     time_split,
-    write_calibration,
 )
 
 
@@ -129,92 +127,18 @@ def test_time_split_has_no_label_leakage() -> None:
     assert all(d + timedelta(days=90) <= end for d in test)
 
 
-def _report() -> CalibrationReport:
-    held_out = HeldOut(
-        n=5,
-        churn_rate=0.2,
-        auc=0.7,
-        precision_at_10pct=1.0,
-        precision_at_20pct=0.5,
-        brier=0.1,
-        base_rate_brier=0.12,
-        log_loss=0.3,
-        expected_calibration_error=0.05,
-        reliability=[],
-    )
-    return CalibrationReport(
-        horizon_days=90,
-        l2=1.0,
-        train_dates=[date(2024, 1, 1)],
-        test_dates=[date(2024, 6, 1)],
-        n_train=10,
-        train_churn_rate=0.1,
-        intercept=-2.5,
-        weights={"usage_sudden_drop": 0.75, "temporal_adjustment": 0.5},
-        held_out=held_out,
-        rule_score_auc=0.6,
-        rule_score_precision_at_10pct=0.5,
-    )
-
-
-def test_write_calibration_replaces_only_its_tables(tmp_path: Path) -> None:
+def test_the_calibration_table_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
     path = tmp_path / "riskbrief.toml"
     path.write_text(
         'as_of = "2024-06-30"\ncompetitors = ["Orbitly"]\n\n[calibration]\nintercept = 9.0\n\n'
         "[calibration.weights]\nold_signal = 1.0\n\n[signals.usage_sudden_drop]\nthreshold = 0.3\n",
         encoding="utf-8",
     )
-    write_calibration(path, _report())
-    write_calibration(path, _report())  # idempotent
+    table = '[calibration]\nformat = 2\nmodel_file = "riskbrief.churn.json"\nhorizon_days = 90\n'
+    replace_calibration_table(path, table)
+    replace_calibration_table(path, table)  # idempotent
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     assert data["as_of"] == "2024-06-30"
     assert data["signals"]["usage_sudden_drop"]["threshold"] == 0.3
-    assert data["calibration"]["intercept"] == -2.5
-    assert data["calibration"]["horizon_days"] == 90
-    assert data["calibration"]["weights"] == {"temporal_adjustment": 0.5, "usage_sudden_drop": 0.75}
+    assert data["calibration"] == {"format": 2, "model_file": "riskbrief.churn.json", "horizon_days": 90}
     assert path.read_text(encoding="utf-8").count("[calibration]") == 1
-
-
-def test_written_model_is_read_by_the_queue_config(tmp_path: Path) -> None:
-    from tools.config import load_config
-
-    write_calibration(tmp_path / "riskbrief.toml", _report())
-    config = load_config(tmp_path)
-    assert config.calibration is not None
-    assert config.calibration.intercept == -2.5
-    assert config.calibration.weights["temporal_adjustment"] == 0.5
-
-
-def test_calibrate_learns_a_predictive_signal(tmp_path: Path) -> None:
-    """Every account gets a P1 ticket some day. Churners' tickets stay open and they leave 20 days later;
-    the others' tickets close within 5 days. A few accounts without tickets churn at random early on."""
-    from tools.calibration import calibrate
-    from tools.config import load_config
-
-    accounts = ["account_id,name,arr,renewal_date,contract_start"]
-    tickets = ["ticket_id,account_id,opened_at,closed_at,priority,status,escalated,subject"]
-    outcomes = ["account_id,date,outcome"]
-    start = date(2024, 1, 1)
-    for i in range(90):
-        accounts.append(f"A{i},Account {i},{10_000 + i},2027-06-30,2023-06-01")
-        opened = start + timedelta(days=7 * i)
-        if i < 80 and i % 2 == 0:
-            tickets.append(f"T{i},A{i},{opened},,P1,open,false,Outage {i}")
-            outcomes.append(f"A{i},{opened + timedelta(days=20)},churned")
-        elif i < 80:
-            tickets.append(f"T{i},A{i},{opened},{opened + timedelta(days=5)},P1,closed,false,Outage {i}")
-        else:
-            outcomes.append(f"A{i},{start + timedelta(days=15 * (i - 79))},churned")
-    for name, lines in (("accounts", accounts), ("tickets", tickets), ("outcomes", outcomes)):
-        (tmp_path / f"{name}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    report = calibrate(tmp_path, as_of=date(2025, 7, 31), horizon_days=30, n_test_dates=4)
-    assert all(d + timedelta(days=30) <= report.test_dates[0] for d in report.train_dates)
-    assert report.weights["p1_escalation"] > 1.0
-    assert report.held_out.auc is not None and report.held_out.auc > 0.7
-    assert report.held_out.brier < report.held_out.base_rate_brier
-    write_calibration(tmp_path / "riskbrief.toml", report)
-    config = load_config(tmp_path)
-    assert config.calibration is not None
-    written = config.calibration.weights["p1_escalation"]
-    assert written == pytest.approx(report.weights["p1_escalation"], abs=1e-5)
