@@ -250,9 +250,37 @@ def _model(state: State, runtime: Runtime[AgentContext]) -> ModelSettings | None
     """The context's model. Under LangGraph Server (`langgraph dev`), a run whose context names none drafts
     as `riskbrief brief` would on the server's machine: with the model of its environment and riskbrief.toml
     (none, or RISKBRIEF_DRAFTER=offline: the offline drafter), so a key never travels in a request."""
-    if runtime.context.model is not None or runtime.server_info is None:
-        return runtime.context.model
+    model = context_model(runtime.context.model)
+    if model is not None or runtime.server_info is None:
+        return model
     return model_settings(_config(state))
+
+
+def context_model(value: object) -> ModelSettings | None:
+    """The run context's `model`: settings as given, or an object (a LangGraph Server run's context arrives
+    as JSON) checked field by field. The key is never taken from a request: it comes from the environment
+    of the process that drafts (OPENAI_API_KEY)."""
+    import dataclasses
+    import os
+
+    from pydantic import TypeAdapter, ValidationError
+
+    if value is None or isinstance(value, ModelSettings):
+        return value
+    if not isinstance(value, dict):
+        raise InputError(f"context.model: expected an object of model settings, not {type(value).__name__}")
+    allowed = [f.name for f in dataclasses.fields(ModelSettings) if f.name != "api_key"]
+    unknown = [k for k in value if k not in allowed]
+    if unknown:
+        hint = " (the key comes from the server's OPENAI_API_KEY)" if unknown[0] == "api_key" else ""
+        raise InputError(f"context.model: unknown field '{unknown[0]}'{hint}; fields: {', '.join(allowed)}")
+    try:
+        settings = TypeAdapter(ModelSettings).validate_python(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "model"
+        raise InputError(f"context.model.{where}: {first['msg']}") from None
+    return dataclasses.replace(settings, api_key=os.environ.get("OPENAI_API_KEY"))
 
 
 def draft_brief(state: State, runtime: Runtime[AgentContext]) -> dict[str, Any]:
