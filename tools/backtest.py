@@ -142,16 +142,18 @@ def is_flagged(entry: QueueEntry, flag_level: FlagLevel) -> bool:
     return LEVEL_RANK[entry.risk_level] >= FLAG_MIN_RANK[flag_level]
 
 
-def active_population(portfolio: Portfolio, outcomes: pl.DataFrame | None, as_of: date) -> pl.DataFrame:
-    """Accounts that are customers at `as_of`: started on or before it and not already churned.
-
-    Returns account_id and arr. An account whose latest outcome on or before as-of is `churned` is gone.
-    """
-    accounts = portfolio.accounts.filter(
-        pl.col("contract_start").is_null() | (pl.col("contract_start") <= as_of)
-    ).select("account_id", "arr")
+def customers_at(
+    accounts: pl.DataFrame, outcomes: pl.DataFrame | None, as_of: date, columns: tuple[str, ...] = ("account_id",)
+) -> pl.DataFrame:
+    """Accounts that are customers at `as_of` (their `columns`): started on or before it (or with no
+    contract_start) and not already gone: an account whose latest outcome on or before as-of is `churned`."""
+    started = (
+        accounts.filter(pl.col("contract_start").is_null() | (pl.col("contract_start") <= as_of))
+        if "contract_start" in accounts.columns
+        else accounts
+    ).select(*columns)
     if outcomes is None or outcomes.height == 0:
-        return accounts
+        return started
     gone = (
         outcomes.filter(pl.col("date") <= as_of)
         .sort("date")
@@ -159,7 +161,12 @@ def active_population(portfolio: Portfolio, outcomes: pl.DataFrame | None, as_of
         .agg(pl.col("outcome").last())
         .filter(pl.col("outcome") == "churned")
     )
-    return accounts.join(gone.select("account_id"), on="account_id", how="anti")
+    return started.join(gone.select("account_id"), on="account_id", how="anti")
+
+
+def active_population(portfolio: Portfolio, outcomes: pl.DataFrame | None, as_of: date) -> pl.DataFrame:
+    """The customers at `as_of` with their account_id and arr (`customers_at`)."""
+    return customers_at(portfolio.accounts, outcomes, as_of, ("account_id", "arr"))
 
 
 def churn_labels(outcomes: pl.DataFrame | None, as_of: date, horizon_days: int) -> dict[str, date]:

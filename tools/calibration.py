@@ -31,6 +31,7 @@ from tools.errors import InputError
 
 if TYPE_CHECKING:
     from tools.config import Config
+    from tools.portfolio import Portfolio
 
 # The continuous feature next to the signal indicators; tools.scoring reads its weight by this name.
 PROXIMITY_FEATURE = "temporal_adjustment"
@@ -324,18 +325,20 @@ class ModelCalibrationReport(BaseModel):
     model_json: str = Field(default="", exclude=True, repr=False)
 
 
-def _earliest(root: Path) -> date:
-    from tools.portfolio import load_portfolio
-
-    full = load_portfolio(root, include_outcomes=True)
-    starts = full.accounts["contract_start"].drop_nulls() if "contract_start" in full.accounts.columns else None
+def history_span(full: Portfolio, what: str) -> tuple[date, date]:
+    """The first and the last date of a portfolio's history (loaded with its outcomes): the earliest
+    contract start or outcome, and the latest outcome. InputError when there is no outcome to learn from."""
     outcomes = full.table("outcomes")
+    if outcomes is None or outcomes.height == 0:
+        raise InputError(f"{full.root}: outcomes.csv is missing or empty; {what} needs outcome history")
+    latest = outcomes["date"].max()
+    assert isinstance(latest, date)
+    starts = full.accounts["contract_start"].drop_nulls() if "contract_start" in full.accounts.columns else None
     candidates = [d for d in (starts.min() if starts is not None and starts.len() else None,) if isinstance(d, date)]
-    if outcomes is not None and outcomes.height:
-        first = outcomes["date"].min()
-        if isinstance(first, date):
-            candidates.append(first)
-    return max(min(candidates), date(1900, 1, 31)) if candidates else date(1900, 1, 31)
+    first = outcomes["date"].min()
+    if isinstance(first, date):
+        candidates.append(first)
+    return max(min(candidates), date(1900, 1, 31)) if candidates else date(1900, 1, 31), latest
 
 
 def calibrate_models(
@@ -359,13 +362,8 @@ def calibrate_models(
     root = Path(portfolio_dir)
     config = config or load_config(root)
     full = load_portfolio(root, include_outcomes=True)
-    outcomes = full.table("outcomes")
-    if outcomes is None or outcomes.height == 0:
-        raise InputError(f"{root}: outcomes.csv is missing or empty; calibration needs outcome history")
-    latest = outcomes["date"].max()
-    assert isinstance(latest, date)
+    earliest, latest = history_span(full, "calibration")
     end = as_of or latest
-    earliest = _earliest(root)
     plan: dict[int, tuple[list[date], list[date], list[date]]] = {}
     notes: list[str] = []
     for h in sorted(set(horizons)):

@@ -173,19 +173,15 @@ def compare_portfolio(
     root: Any, config: Any, horizon_days: int, n_test_dates: int = 3, as_of: date | None = None, n_boot: int = BOOTSTRAP
 ) -> dict[str, Any]:
     """`riskbrief backtest --compare`: every method on the same held-out rows of one portfolio (time split)."""
-    from tools.calibration import _earliest, labelled_dates, time_split
+    from tools.calibration import history_span, labelled_dates, time_split
     from tools.churn_rows import portfolio_rows, with_label
     from tools.errors import InputError
     from tools.portfolio import load_portfolio
 
     full = load_portfolio(root, include_outcomes=True)
-    outcomes = full.table("outcomes")
-    if outcomes is None or outcomes.height == 0:
-        raise InputError(f"{root}: outcomes.csv is missing or empty; a backtest needs outcome history")
-    latest = outcomes["date"].max()
-    assert isinstance(latest, date)
+    earliest, latest = history_span(full, "a backtest")
     end = as_of or latest
-    train_dates, test_dates = time_split(labelled_dates(end, horizon_days, _earliest(root)), horizon_days, n_test_dates)
+    train_dates, test_dates = time_split(labelled_dates(end, horizon_days, earliest), horizon_days, n_test_dates)
     if len(train_dates) < 2 or not test_dates:
         raise InputError(f"{root}: too little outcome history for a time split at {horizon_days} days")
     rows = with_label(portfolio_rows(root, config, [*train_dates, *test_dates], snapshot=end), horizon_days)

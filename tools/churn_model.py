@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from tools.models import ChurnFactor
+from tools.portfolio import TABLES
 from tools.registry import REGISTRY
 
 if TYPE_CHECKING:
@@ -44,19 +45,7 @@ HORIZONS = (30, 90, 180)
 SIGNAL_PREFIX = "signal:"
 # Columns of accounts.csv the model reads in its own way, or never (identifiers, free text, dates).
 RESERVED_COLUMNS = frozenset(
-    {
-        "account_id",
-        "name",
-        "arr",
-        "renewal_date",
-        "segment",
-        "csm_owner",
-        "licenses",
-        "contract_start",
-        "goals",
-        "health_score",
-        "contract_term_months",
-    }
+    {c.name for c in TABLES["accounts"].columns} | {"health_score", "contract_term_months"}
 )
 BASE_NUMERIC = (
     "n_signals",

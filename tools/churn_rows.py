@@ -131,22 +131,9 @@ def health_risk(frame: pl.DataFrame) -> pl.Expr:
 
 def active_ids(accounts: pl.DataFrame, outcomes: pl.DataFrame | None, as_of: date) -> pl.DataFrame:
     """Accounts that are customers at `as_of`: started on or before it and not already churned."""
-    started = (
-        accounts.filter(pl.col("contract_start").is_null() | (pl.col("contract_start") <= as_of))
-        if ("contract_start" in accounts.columns)
-        else accounts
-    )
-    ids = started.select("account_id")
-    if outcomes is None or outcomes.height == 0:
-        return ids
-    gone = (
-        outcomes.filter(pl.col("date") <= as_of)
-        .sort("date")
-        .group_by("account_id")
-        .agg(pl.col("outcome").last())
-        .filter(pl.col("outcome") == "churned")
-    )
-    return ids.join(gone.select("account_id"), on="account_id", how="anti")
+    from tools.backtest import customers_at
+
+    return customers_at(accounts, outcomes, as_of)
 
 
 def rows_for_date(
