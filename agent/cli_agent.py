@@ -26,6 +26,8 @@ from agent.cli_options import (
     HomeOpt,
     MdOrJson,
     MdOrJsonOpt,
+    TableMdOrJson,
+    TableMdOrJsonOpt,
     TableOrJson,
     TableOrJsonOpt,
     as_of_date,
@@ -613,12 +615,6 @@ class RoleChoice(StrEnum):
     manager = "manager"
 
 
-class ReportFormat(StrEnum):
-    table = "table"
-    md = "md"
-    json = "json"
-
-
 class ResponseChoice(StrEnum):
     replied = "replied"
     no_reply = "no_reply"
@@ -776,7 +772,7 @@ def report(
     since: Annotated[
         str | None, typer.Option("--since", help="Only reviews decided (or drafted) on or after D.")
     ] = None,
-    fmt: Annotated[ReportFormat, typer.Option("--format", help="table, md or json.")] = ReportFormat.table,
+    fmt: TableMdOrJsonOpt = TableMdOrJson.table,
     home: HomeOpt = None,
 ) -> None:
     """The measurement report: reviews, confirmed risks, actions, responses, saves, false positives,
@@ -786,11 +782,11 @@ def report(
     set_home(home)
     when = parse_date(since, "--since")
     data = build_report(when.isoformat() if when else None, briefs=report_briefs)
-    if fmt == ReportFormat.json:
+    if fmt == TableMdOrJson.json:
         typer.echo(json.dumps(data, indent=2))
         return
     text = report_markdown(data)
-    if fmt == ReportFormat.md:
+    if fmt == TableMdOrJson.md:
         typer.echo(text, nl=False)
         return
     from rich.console import Console
