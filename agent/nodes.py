@@ -169,18 +169,18 @@ def _retrieve(state: State, context: AgentContext, queries: list[str], records: 
         # The portfolio as of the run's date: its rows read as they do in a full load, and later rows
         # are never searched by this brief.
         retrieval.ingest_account(portfolio, state.account_id, progress=context.ingest_progress, store_path=store_path)
-    hits = []
-    for query in queries:
-        hits += retrieval.search(
-            state.account_id,
-            query,
-            as_of=as_of,
-            k=context.retrieval_k,
-            portfolio=portfolio,
-            store_path=store_path,
-            ensure_indexed=False,
-        )
-    return [h for h in hits if h.account_id == state.account_id and h.id in records]
+    if not queries:
+        return []
+    found = retrieval.search_many(
+        state.account_id,
+        queries,
+        as_of=as_of,
+        k=context.retrieval_k,
+        portfolio=portfolio,
+        store_path=store_path,
+        ensure_indexed=False,
+    )
+    return [h for hits in found for h in hits if h.account_id == state.account_id and h.id in records]
 
 
 def _thread_id(runtime: Runtime[AgentContext]) -> str:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 from pydantic import BaseModel, Field
 
-from tools import workspace
+from tools import bm25, workspace
 from tools.embeddings import Embedder, default_embedder
 from tools.errors import DependencyError, InputError, RiskbriefError
 
@@ -1021,7 +1021,34 @@ def search(
     filled account by account by `brief`, or built from other files) first gets this account's missing
     text (`ingest_account`); `ensure_indexed=False` skips that for a caller that has just done it.
     """
-    if not query or not query.strip():
+    return search_many(
+        account_id,
+        [query],
+        as_of=as_of,
+        k=k,
+        portfolio=portfolio,
+        store_path=store_path,
+        method=method,
+        embedder=embedder,
+        ensure_indexed=ensure_indexed,
+    )[0]
+
+
+def search_many(
+    account_id: str,
+    queries: Sequence[str],
+    *,
+    as_of: date | None,
+    k: int = 5,
+    portfolio: Portfolio | None = None,
+    store_path: Path | None = None,
+    method: SearchMethod = DEFAULT_METHOD,
+    embedder: Embedder | None = None,
+    ensure_indexed: bool = True,
+) -> list[list[Hit]]:
+    """`search` for several queries over one account: the store is opened, the account's chunks fetched
+    and its BM25 index built once for all of them (a brief asks five questions of one account)."""
+    if not queries or any(not q or not q.strip() for q in queries):
         raise InputError("search: the query is empty")
     if k < 1:
         raise InputError(f"--k: must be at least 1 (got {k})")
@@ -1030,12 +1057,12 @@ def search(
     location = store_location(store_path)
     embedder = embedder or default_embedder()
     with _reachable(location):
-        return _search(account_id, query, location, embedder, as_of, k, portfolio, method, ensure_indexed)
+        return _search(account_id, queries, location, embedder, as_of, k, portfolio, method, ensure_indexed)
 
 
 def _search(
     account_id: str,
-    query: str,
+    queries: Sequence[str],
     location: StoreLocation,
     embedder: Embedder,
     as_of: date | None,
@@ -1043,7 +1070,7 @@ def _search(
     portfolio: Portfolio | None,
     method: SearchMethod,
     ensure_indexed: bool,
-) -> list[Hit]:
+) -> list[list[Hit]]:
     collection = _open_shard(location, embedder, account_id)
     if collection is None:
         raise InputError(f"no evidence store at {location}: run `riskbrief ingest --data DIR` first")
@@ -1063,14 +1090,18 @@ def _search(
     ):
         raise InputError(f"unknown account '{account_id}': the evidence store holds no text for it")
     wanted = k * 4  # chunks of one evidence row collapse into one hit
-    ranked: list[list[_Candidate]] = []
-    if method in ("vector", "hybrid"):
-        query_vector = np.asarray(embedder.query_vector(query.strip()), dtype=np.float32)
-        ranked.append(_vector_ranking(collection, docs, query_vector, where, wanted))
-    if method in ("bm25", "hybrid"):
-        ranked.append(bm25_ranking(docs, query, wanted))
-    candidates = ranked[0] if len(ranked) == 1 else rrf(ranked)
-    return _dedupe(candidates, k)
+    index = bm25.Index.build(docs.texts, light_stem) if method in ("bm25", "hybrid") else None
+    out: list[list[Hit]] = []
+    for query in queries:
+        ranked: list[list[_Candidate]] = []
+        if method in ("vector", "hybrid"):
+            query_vector = np.asarray(embedder.query_vector(query.strip()), dtype=np.float32)
+            ranked.append(_vector_ranking(collection, docs, query_vector, where, wanted))
+        if index is not None:
+            ranked.append(bm25_ranking(docs, query, wanted, index))
+        candidates = ranked[0] if len(ranked) == 1 else rrf(ranked)
+        out.append(_dedupe(candidates, k))
+    return out
 
 
 def _fetch(collection: Collection, where: dict[str, Any], *, with_embeddings: bool) -> _AccountDocs:
@@ -1131,24 +1162,16 @@ def light_stem(tokens: list[str]) -> list[str]:
     return out
 
 
-def bm25_ranking(docs: _AccountDocs, query: str, n: int) -> list[_Candidate]:
-    """BM25 over one account's chunks, indexed per query: they are few (tens to hundreds), so this is
-    cheap and needs no second index to keep in step with the store."""
-    import bm25s
-
+def bm25_ranking(docs: _AccountDocs, query: str, n: int, index: bm25.Index | None = None) -> list[_Candidate]:
+    """BM25 over one account's chunks (`tools.bm25`): they are few (tens to hundreds), so indexing them
+    per brief is cheap and needs no second index to keep in step with the store."""
     if not docs.ids:
         return []
-    corpus = bm25s.tokenize(docs.texts, stopwords="en", stemmer=light_stem, show_progress=False)
-    vocab = cast(dict[str, int], corpus.vocab)
-    if not vocab:
+    index = index or bm25.Index.build(docs.texts, light_stem)
+    terms = bm25.tokenize(query, light_stem)
+    if not index.postings or not any(t in index.postings for t in terms):
         return []
-    query_tokens = bm25s.tokenize([query], stopwords="en", stemmer=light_stem, return_ids=False, show_progress=False)
-    terms = [t for t in cast(list[list[str]], query_tokens)[0] if t in vocab]
-    if not terms:
-        return []
-    retriever = bm25s.BM25()
-    retriever.index(corpus, show_progress=False)
-    scores = retriever.get_scores(terms)
+    scores = index.scores(terms)
     order = [int(i) for i in np.argsort(-scores, kind="stable")[:n] if scores[i] > 0]
     return [_Candidate(docs.ids[i], docs.texts[i], docs.metadatas[i], float(scores[i])) for i in order]
 
