@@ -623,10 +623,17 @@ def _known_word(low: str, dictionary: frozenset[str], vocabulary: frozenset[str]
     return any(low.endswith(suffix) and low[: -len(suffix)] in dictionary for suffix in ("s", "es", "ing", "ed"))
 
 
+@cache
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """A portfolio name as a whole word. Compiled once per name: a portfolio has more names than `re`'s
+    own cache holds, so without this every check recompiled all of them."""
+    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+
+
 def _name_failures(text: str, names: Names, vocabulary: frozenset[str] = frozenset()) -> list[tuple[ProseCode, str]]:
     plain = lang.normalise(text)
     for name in names.full:
-        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", plain):
+        if _name_pattern(name).search(plain):
             return [("unsupported_name", f"names '{name}': the tools name people and companies")]
     dictionary = _dictionary()
     for word in re.findall(r"[A-Za-z][\w'-]*", text):
