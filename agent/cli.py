@@ -7,6 +7,7 @@ prints one line `internal error: ...` and exits 4 (`--debug` or RISKBRIEF_DEBUG=
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sys
@@ -110,12 +111,31 @@ def queue(
     record: Annotated[bool, typer.Option(help="Record alerts in the workspace (suppresses repeats next run).")] = True,
 ) -> None:
     """The ranked risk queue: accounts with active signals, highest risk first, each with its evidence."""
-    from agent.render import limits_note, not_evaluated_note, queue_table
-    from tools.alerts import AlertStore
-    from tools.scoring import build_queue
+    from tools.memory import gc_paused
 
     set_home(home)
     portfolio, config, when = open_portfolio(data, as_of, config_file)
+    # Tens of thousands of entries, signals and alerts, none of them cyclic garbage: the collector walking them
+    # over and over as they pile up cost more than building them (tools.memory.gc_paused). They are all
+    # `_queue`'s and freed when it returns, so the collector resumes with little to walk.
+    with gc_paused():
+        _queue(portfolio, config, when, csm=csm, top=top, fmt=fmt, record=record)
+
+
+def _queue(
+    portfolio: Portfolio,
+    config: Config,
+    when: date,
+    *,
+    csm: str | None,
+    top: int | None,
+    fmt: TableOrJson,
+    record: bool,
+) -> None:
+    """The queue command's work: ranking, recording the alerts, printing."""
+    from tools.alerts import AlertStore
+    from tools.scoring import build_queue
+
     with err.status("Detecting signals and ranking …"):
         entries = build_queue(portfolio, config, when, csm=csm)
     statuses: dict[str, str] = {}
@@ -128,12 +148,12 @@ def queue(
             e.alert = "repeat" if statuses.get(e.account_id) == "reminder" else statuses.get(e.account_id)  # type: ignore[assignment]
     shown = entries[:top] if top else entries
     if fmt == TableOrJson.json:
-        from pydantic import TypeAdapter
+        from tools.scoring import queue_json
 
-        from tools.models import QueueEntry
-
-        sys.stdout.write(TypeAdapter(list[QueueEntry]).dump_json(shown, indent=2).decode() + "\n")
+        _write_utf8(queue_json(shown), b"\n")
         return
+    from agent.render import limits_note, not_evaluated_note, queue_table
+
     shared = [r for r in (shown[0].not_evaluated if shown else []) if r.split(":")[0] in REGISTRY]
     shared = [r for r in shared if all(r in e.not_evaluated for e in shown)]
     title = f"Risk queue as of {when.isoformat()} — {len(entries)} of {portfolio.accounts.height} accounts at risk"
@@ -146,6 +166,25 @@ def queue(
     if top and len(entries) > top:
         out.print(f"[dim]{len(entries) - top} more; drop --top to see all.[/dim]")
     out.print(limits_note(config))
+
+
+def _write_utf8(*parts: bytes) -> None:
+    """UTF-8 text to stdout: straight to its byte stream when the text layer would write these very bytes
+    (a UTF-8 stream, no newline translation), sparing tens of MB of decoding and re-encoding; else through it."""
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    try:
+        utf8 = codecs.lookup(getattr(stream, "encoding", None) or "").name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if buffer is None or not utf8 or os.linesep != "\n":
+        for part in parts:
+            stream.write(part.decode())
+        return
+    stream.flush()
+    for part in parts:
+        buffer.write(part)
+    buffer.flush()
 
 
 def digest(

@@ -9,12 +9,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from tools.digest import Digest
-from tools.models import QueueEntry
 from tools.registry import limits_in_force
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: rendering the queue need not import the digest (nor its scoring, signals)
     from tools.config import Config
+    from tools.digest import Digest
+    from tools.models import QueueEntry
 
 LEVEL_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
 URGENCY_LABEL = {

@@ -10,8 +10,8 @@ Generates the portfolio once into --workdir (benchmarks.synth, not timed), then:
    replaces, the same command parsing and validating every CSV (benchmarks.cli_runs, mode `csv`), plus
    the first run on a fresh workspace (CSV read + snapshot written). Each run starts from a workspace
    holding nothing else, so alert state is the same for all; peak RSS of each.
-2. `in_process`: loading (snapshot and CSV, each the best of --repeats) and detection + ranking (best of
-   --repeats) in this process.
+2. `in_process`: loading (snapshot and CSV, each the best of --repeats), detection + ranking, and building
+   the validated queue entries of the ranked rows (each the best of --repeats) in this process.
 
 Prints a table, then one JSON line: {"benchmark": "queue", "cold": {...}, "in_process": {...}}.
 """
@@ -65,7 +65,7 @@ def in_process(folder: Path, repeats: int) -> dict[str, Any]:
     from tools import workspace
     from tools.config import Config
     from tools.portfolio import load_portfolio
-    from tools.scoring import account_frame, rank_frame
+    from tools.scoring import account_frame, entries, rank_frame
     from tools.signals import detect
 
     rows = sum(sum(1 for _ in p.open("rb")) - 1 for p in folder.glob("*.csv"))
@@ -81,15 +81,21 @@ def in_process(folder: Path, repeats: int) -> dict[str, Any]:
     config = Config(competitors=["Gainsight", "ChurnZero", "Totango", "Vitally"])
     timings: list[float] = []
     detect_only: list[float] = []
+    entries_only: list[float] = []
     queued = signals = 0
     for _ in range(repeats):
         started = time.perf_counter()
         detection = detect(portfolio, config, AS_OF)
         middle = time.perf_counter()
-        ranked = rank_frame(detection, account_frame(portfolio), config)
+        accounts = account_frame(portfolio, detection.signals.get_column("account_id"))  # as build_queue
+        ranked = rank_frame(detection, accounts, config)
         timings.append(time.perf_counter() - started)
         detect_only.append(middle - started)
         queued, signals = ranked.height, detection.signals.height
+        started = time.perf_counter()
+        built = entries(ranked, detection)
+        entries_only.append(time.perf_counter() - started)
+        del built
     best = min(timings)
     return {
         "rows": rows,
@@ -99,6 +105,7 @@ def in_process(folder: Path, repeats: int) -> dict[str, Any]:
         "detect_s": round(min(detect_only), 3),
         "detect_rank_s": round(best, 3),
         "detect_rank_ns_per_row": round(best / rows * 1e9, 1),
+        "entries_s": round(min(entries_only), 3),
         "signals": int(signals),
         "accounts_in_queue": int(queued),
     }
@@ -134,12 +141,12 @@ def main() -> None:
         measured = [(n, in_process(ensure(args.workdir, n, args.weeks), args.repeats)) for n in sizes]
         print(
             f"{'accounts':>9} {'rows':>11} {'snapshot s':>10} {'CSV s':>6} {'detect s':>9} {'detect+rank s':>14} "
-            f"{'in queue':>9}"
+            f"{'entries s':>10} {'in queue':>9}"
         )
         for n, r in measured:
             print(
                 f"{n:>9,} {r['rows']:>11,} {r['load_snapshot_s']:>10} {r['baseline_load_csv_s']:>6} "
-                f"{r['detect_s']:>9} {r['detect_rank_s']:>14} {r['accounts_in_queue']:>9,}"
+                f"{r['detect_s']:>9} {r['detect_rank_s']:>14} {r['entries_s']:>10} {r['accounts_in_queue']:>9,}"
             )
         result["in_process"] = measured[-1][1]
         if args.scaling:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from tools import db, workspace
+from tools.memory import gc_paused
 from tools.models import QueueEntry
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ class AlertStore:
         run = AlertRun(as_of=as_of)
         entries = list(entries)
         today = as_of.isoformat()
-        with self._transaction() as conn:
+        with self._transaction() as conn, gc_paused():
             latest = conn.scalar("SELECT MAX(as_of) FROM runs WHERE portfolio = ? AND channel = ?", (key, channel))
             if latest is None and key != UNKEYED:
                 latest = _adopt_unkeyed(conn, key, channel, account_ids)
@@ -289,9 +290,17 @@ def _adopt_unkeyed(conn: db.Connection, key: str, channel: str, account_ids: fro
     if account_ids is None:
         conn.execute("UPDATE alerts SET portfolio = ? WHERE portfolio = ? AND channel = ?", (key, UNKEYED, channel))
     else:
+        # Only the accounts holding unkeyed state (usually none): one statement per portfolio account would
+        # be 100,000 of them on a large portfolio.
+        unkeyed = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT account_id FROM alerts WHERE portfolio = ? AND channel = ?", (UNKEYED, channel)
+            )
+        }
         conn.executemany(
             "UPDATE alerts SET portfolio = ? WHERE portfolio = ? AND channel = ? AND account_id = ?",
-            [(key, UNKEYED, channel, a) for a in sorted(account_ids)],
+            [(key, UNKEYED, channel, a) for a in sorted(unkeyed & account_ids)],
         )
     conn.execute(
         "INSERT INTO runs (portfolio, channel, as_of, active_signals) "

@@ -6,6 +6,7 @@ the rows a caller asks for, so ranking 100k accounts stays fast.
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import date
 from typing import Any
@@ -14,6 +15,7 @@ import polars as pl
 from pydantic import TypeAdapter
 
 from tools.config import Config
+from tools.memory import gc_paused
 from tools.models import QueueEntry, Signal
 from tools.portfolio import Portfolio
 from tools.registry import CLUSTER_ROUTE, DEFAULT_ROUTE, REGISTRY, ROUTES, URGENCY_RANK
@@ -116,8 +118,6 @@ def rank_frame(
 
 def _with_probability(frame: pl.DataFrame, signals: pl.DataFrame, config: Config, as_of: date) -> pl.DataFrame:
     """Churn probability and ARR at risk when a calibrated model is configured."""
-    from tools.churn_model import configured_models, score_rows
-
     cal = config.calibration
     if cal is None:
         return frame.with_columns(
@@ -125,6 +125,8 @@ def _with_probability(frame: pl.DataFrame, signals: pl.DataFrame, config: Config
             pl.lit(None, pl.Float64).alias("arr_at_risk"),
             pl.lit(None, pl.Utf8).alias("churn_factors"),
         )
+    from tools.churn_model import configured_models, score_rows  # imports numpy: only with a calibration
+
     models = configured_models(config)
     if models is not None:
         lists = signals.group_by("account_id").agg(pl.col("signal").sort().alias("signals"))
@@ -163,16 +165,19 @@ def probability_for_quiet_account(config: Config, temporal_adjustment: float) ->
     return 1.0 / (1.0 + math.exp(-logit))
 
 
-def _urgency_and_routes(signal_ids: list[str], cluster_size: int) -> tuple[str, list[str]]:
+@functools.lru_cache(maxsize=4096)
+def _routing(signal_ids: tuple[str, ...], clustered: bool) -> tuple[str, tuple[str, ...]]:
+    """Handoff urgency and who it goes to, for an account's signals (in queue order); a queue repeats the
+    same few combinations thousands of times."""
     routes = [ROUTES.get(s, DEFAULT_ROUTE) for s in signal_ids]
-    if cluster_size >= 3:
+    if clustered:
         routes.append(CLUSTER_ROUTE)
     urgency = min((r[0] for r in routes), key=lambda u: URGENCY_RANK[u]) if routes else DEFAULT_ROUTE[0]
     routed: list[str] = []
     for r in routes:
         if URGENCY_RANK[r[0]] == URGENCY_RANK[urgency]:
             routed.extend(x for x in r[1] if x not in routed)
-    return urgency, routed
+    return urgency, tuple(routed)
 
 
 def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
@@ -184,8 +189,7 @@ def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
         "first_detected": row["first_detected"].isoformat(),
         "summary": row.get("summary") or "",
         "evidence": [
-            {"id": e["id"], "text": e["text"], "date": e["date"].isoformat() if e["date"] else None}
-            for e in evidence
+            {"id": e["id"], "text": e["text"], "date": e["date"].isoformat() if e["date"] else None} for e in evidence
         ],
     }
 
@@ -195,68 +199,176 @@ def to_signal(row: dict[str, Any]) -> Signal:
 
 
 _ENTRIES: TypeAdapter[list[QueueEntry]] = TypeAdapter(list[QueueEntry])
+_ISO_DATE = "%Y-%m-%d"
+
+
+def _signal_dicts(signals: pl.DataFrame, wanted: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per account of `wanted`: its signals in the shape of `Signal` (as `signal_dict` makes them), highest
+    severity first, then earliest, then by id. Dates become ISO strings in polars, and the rows come out
+    column by column rather than row by row."""
+    rows = (
+        signals.join(wanted, on="account_id")
+        .sort(["account_id", "severity", "first_detected", "signal"], descending=[False, True, False, False])
+        .select(
+            "account_id",
+            "signal",
+            "severity",
+            pl.col("first_detected").dt.to_string(_ISO_DATE),
+            pl.col("summary").fill_null(""),
+            pl.col("evidence").list.eval(pl.element().struct.with_fields(pl.field("date").dt.to_string(_ISO_DATE))),
+        )
+    )
+    by_account: dict[str, list[dict[str, Any]]] = {}
+    columns = [rows.get_column(c).to_list() for c in rows.columns]
+    for account_id, signal, severity, first_detected, summary, evidence in zip(*columns, strict=True):
+        record = {
+            "signal": signal,
+            "severity": severity,
+            "first_detected": first_detected,
+            "summary": summary,
+            "evidence": evidence or [],
+        }
+        listed = by_account.get(account_id)
+        if listed is None:
+            by_account[account_id] = [record]
+        else:
+            listed.append(record)
+    return by_account
+
+
+def entry_dicts(frame: pl.DataFrame, detection: Detection) -> list[dict[str, Any]]:
+    """The rows of a ranked frame (in its order) as plain data in the shape of `QueueEntry`."""
+    if frame.height == 0:
+        return []
+    n = frame.height
+
+    def column(name: str) -> list[Any]:
+        return frame.get_column(name).to_list() if name in frame.columns else [None] * n
+
+    factors: list[Any] = column("churn_factors")
+    if any(f is not None for f in factors):
+        from tools.churn_model import parse_factors  # imports numpy: only for a calibrated model's factors
+
+        factors = [parse_factors(f) for f in factors]
+    else:
+        factors = [None] * n
+    signals = _signal_dicts(detection.signals, frame.select("account_id"))
+    amplified = column("cluster_amplification")
+    out: list[dict[str, Any]] = []
+    for (
+        account_id,
+        name,
+        risk_score,
+        risk_level,
+        arr,
+        days_to_renewal,
+        health_score,
+        cluster_size,
+        is_amplified,
+        cluster_signals,
+        base_score,
+        temporal_adjustment,
+        csm_owner,
+        segment,
+        renewal_date,
+        churn_probability,
+        arr_at_risk,
+        churn_horizon_days,
+        churn_factors,
+    ) in zip(
+        column("account_id"),
+        column("name"),
+        column("risk_score"),
+        column("risk_level"),
+        column("arr"),
+        column("days_to_renewal"),
+        column("health_score"),
+        column("cluster_size"),
+        amplified,
+        column("cluster_signals"),
+        column("base_score"),
+        column("temporal_adjustment"),
+        column("csm_owner"),
+        column("segment"),
+        column("renewal_date"),
+        column("churn_probability"),
+        column("arr_at_risk"),
+        column("churn_horizon_days"),
+        factors,
+        strict=True,
+    ):
+        sigs = signals.get(account_id, [])
+        urgency, routed = _routing(tuple(s["signal"] for s in sigs), int(cluster_size) >= 3)
+        out.append(
+            {
+                "account_id": account_id,
+                "account_name": name,
+                "risk_score": round(float(risk_score), 2),
+                "risk_level": risk_level,
+                "arr": float(arr),
+                "days_to_renewal": int(days_to_renewal),
+                "health_score": health_score,
+                "active_signals": sigs,
+                "not_evaluated": detection.missing_for(account_id),
+                "cluster_amplification": bool(is_amplified),
+                "cluster_signals": list(cluster_signals) if is_amplified else [],
+                "base_score": float(base_score),
+                "temporal_adjustment": float(temporal_adjustment),
+                "handoff_urgency": urgency,
+                "routed_to": list(routed),
+                "csm_owner": csm_owner,
+                "segment": segment,
+                "renewal_date": renewal_date.isoformat() if renewal_date else None,
+                "churn_probability": None if churn_probability is None else round(churn_probability, 4),
+                "arr_at_risk": None if arr_at_risk is None else round(arr_at_risk, 2),
+                "churn_horizon_days": churn_horizon_days,
+                "churn_factors": churn_factors,
+            }
+        )
+    return out
+
+
+def queue_json(queue: list[QueueEntry]) -> bytes:
+    """The queue as `riskbrief queue --format json` prints it (the models' own JSON, indented; UTF-8)."""
+    return _ENTRIES.dump_json(queue, indent=2)
 
 
 def entries(frame: pl.DataFrame, detection: Detection) -> list[QueueEntry]:
-    """QueueEntry records for the rows of a ranked frame (in its order). Built as plain data and validated
-    in one call: on a 100k-account portfolio that is tens of thousands of signals, and per-object model
-    construction in Python cost seconds."""
-    from tools.churn_model import parse_factors
-
+    """QueueEntry records for the rows of a ranked frame (in its order). Built as plain data, column by
+    column, and validated in one call: on a 100k-account portfolio that is tens of thousands of signals, and
+    per-object model construction in Python cost seconds. The garbage collector is paused meanwhile
+    (`gc_paused`): with it running, walking the growing heap cost several times the validation itself."""
     if frame.height == 0:
         return []
-    wanted = frame.select("account_id")
-    sig_rows = detection.signals.join(wanted, on="account_id").sort(
-        ["account_id", "severity", "first_detected", "signal"], descending=[False, True, False, False]
-    )
-    by_account: dict[str, list[dict[str, Any]]] = {}
-    for row in sig_rows.iter_rows(named=True):
-        by_account.setdefault(row["account_id"], []).append(signal_dict(row))
-    out: list[dict[str, Any]] = []
-    for row in frame.iter_rows(named=True):
-        sigs = by_account.get(row["account_id"], [])
-        urgency, routed = _urgency_and_routes([s["signal"] for s in sigs], int(row["cluster_size"]))
-        out.append(
-            {
-                "account_id": row["account_id"],
-                "account_name": row["name"],
-                "risk_score": round(float(row["risk_score"]), 2),
-                "risk_level": row["risk_level"],
-                "arr": float(row["arr"]),
-                "days_to_renewal": int(row["days_to_renewal"]),
-                "health_score": row.get("health_score"),
-                "active_signals": sigs,
-                "not_evaluated": detection.missing_for(row["account_id"]),
-                "cluster_amplification": bool(row["cluster_amplification"]),
-                "cluster_signals": list(row["cluster_signals"]) if row["cluster_amplification"] else [],
-                "base_score": float(row["base_score"]),
-                "temporal_adjustment": float(row["temporal_adjustment"]),
-                "handoff_urgency": urgency,
-                "routed_to": routed,
-                "csm_owner": row.get("csm_owner"),
-                "segment": row.get("segment"),
-                "renewal_date": row["renewal_date"].isoformat() if row.get("renewal_date") else None,
-                "churn_probability": None
-                if row.get("churn_probability") is None
-                else round(row["churn_probability"], 4),
-                "arr_at_risk": None if row.get("arr_at_risk") is None else round(row["arr_at_risk"], 2),
-                "churn_horizon_days": row.get("churn_horizon_days"),
-                "churn_factors": parse_factors(row.get("churn_factors")),
-            }
-        )
-    return _ENTRIES.validate_python(out)
+    with gc_paused():
+        return _ENTRIES.validate_python(entry_dicts(frame, detection))
 
 
-def latest_health(portfolio: Portfolio) -> pl.DataFrame:
+def latest_health(portfolio: Portfolio, only: pl.Series | None = None) -> pl.DataFrame:
+    """Each account's latest health score (of the accounts in `only`, when given)."""
     health = portfolio.table("health_scores")
     if health is None:
-        return portfolio.accounts.select("account_id", pl.lit(None, pl.Float64).alias("health_score"))
-    return health.group_by("account_id").agg(pl.col("score").get(pl.col("date").arg_max()).alias("health_score"))
+        return _only(portfolio.accounts, only).select("account_id", pl.lit(None, pl.Float64).alias("health_score"))
+    return (
+        _only(health, only)
+        .group_by("account_id")
+        .agg(pl.col("score").get(pl.col("date").arg_max()).alias("health_score"))
+    )
 
 
-def account_frame(portfolio: Portfolio) -> pl.DataFrame:
-    """Accounts with their latest health score (the columns the queue shows)."""
-    return portfolio.accounts.join(latest_health(portfolio), on="account_id", how="left")
+def account_frame(portfolio: Portfolio, only: pl.Series | None = None) -> pl.DataFrame:
+    """Accounts with their latest health score (the columns the queue shows). `only`: just these account
+    ids (the queue needs only the accounts with a signal: a fraction of the health rows to go through)."""
+    if only is not None:
+        only = only.unique()
+    return _only(portfolio.accounts, only).join(latest_health(portfolio, only), on="account_id", how="left")
+
+
+def _only(rows: pl.DataFrame, account_ids: pl.Series | None) -> pl.DataFrame:
+    """The rows of these accounts, in their order (all rows for None)."""
+    if account_ids is None:
+        return rows
+    return rows.filter(pl.col("account_id").is_in(account_ids.implode()))
 
 
 def build_queue(
@@ -276,7 +388,7 @@ def build_queue(
 
     portfolio = in_force(portfolio, as_of, snapshot or config.as_of)
     detection = detect(portfolio, config, as_of)
-    frame = rank_frame(detection, account_frame(portfolio), config)
+    frame = rank_frame(detection, account_frame(portfolio, detection.signals.get_column("account_id")), config)
     if frame.height and csm is not None:
         frame = frame.filter(pl.col("csm_owner").str.to_lowercase() == csm.lower())
     if top is not None:
@@ -305,10 +417,14 @@ def assess_account(portfolio: Portfolio, config: Config, as_of: date, account_id
     horizon = None
     models = configured_models(config)
     if models is not None:
-        rows = account_frame(portfolio).filter(pl.col("account_id") == account_id).with_columns(
-            pl.lit(as_of).alias("as_of"),
-            pl.lit([], dtype=pl.List(pl.Utf8)).alias("signals"),
-            pl.lit(0.0).alias("risk_score"),
+        rows = (
+            account_frame(portfolio)
+            .filter(pl.col("account_id") == account_id)
+            .with_columns(
+                pl.lit(as_of).alias("as_of"),
+                pl.lit([], dtype=pl.List(pl.Utf8)).alias("signals"),
+                pl.lit(0.0).alias("risk_score"),
+            )
         )
         scored = score_rows(rows, models)
         probability = round(float(scored["churn_probability"][0]), 4)
