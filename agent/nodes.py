@@ -32,6 +32,7 @@ from tools.models import QueueEntry
 from tools.portfolio import Portfolio, load_portfolio
 from tools.rulebook import Names, Rulebook
 from tools.scoring import assess_account
+from tools.signals import account_view
 from tools.verify import (
     VerificationFailure,
     VerificationReport,
@@ -203,17 +204,23 @@ def collect_account(state: State, runtime: Runtime[AgentContext]) -> dict[str, A
         raise InputError(f"--as-of: '{state.as_of}' is not a date (expected YYYY-MM-DD)") from None
     portfolio = _portfolio(state.data_dir, as_of.isoformat())
     account = portfolio.account(state.account_id)
+    # The account's own rows read the same as the whole portfolio's, without a pass over every account.
+    records = account_records(portfolio.only(state.account_id), state.account_id)
     return {
         "as_of": as_of.isoformat(),
         "profile": {"segment": account.segment, "goals": account.goals},
-        "records": {k: v.model_dump(mode="json") for k, v in account_records(portfolio, state.account_id).items()},
+        "records": {k: v.model_dump(mode="json") for k, v in records.items()},
     }
 
 
 def detect_signals(state: State) -> dict[str, Any]:
-    """Run the signal engine for this account (deterministic tools, never the model)."""
+    """Run the signal engine for this account (deterministic tools, never the model): over the account's
+    own rows and its segment's benchmarks (tools.signals.account_view), the same signals as the whole
+    portfolio's detection gives it."""
     as_of = date.fromisoformat(str(state.as_of))
-    entry = assess_account(_portfolio(state.data_dir, state.as_of), _config(state), as_of, state.account_id)
+    config = _config(state)
+    view = account_view(_portfolio(state.data_dir, state.as_of), config, as_of, state.account_id)
+    entry = assess_account(view, config, as_of, state.account_id)
     block = account_block(entry, as_of, state.profile.get("segment"), state.profile.get("goals"))
     return {"assessment": entry.model_dump(mode="json"), "account": block.model_dump(mode="json")}
 
@@ -222,7 +229,9 @@ def retrieve_context(state: State, runtime: Runtime[AgentContext]) -> dict[str, 
     """Build the evidence pool: signal evidence plus notes and tickets retrieved for this account only."""
     entry = _entry(state)
     records = {k: EvidenceRecord.model_validate(v) for k, v in state.records.items()}
-    typed = account_evidence(_portfolio(state.data_dir, state.as_of), state.account_id, entry.active_signals)
+    typed = account_evidence(
+        _portfolio(state.data_dir, state.as_of).only(state.account_id), state.account_id, entry.active_signals
+    )
     pool: dict[str, EvidenceRecord] = {
         item.id: typed[item.id] for signal in entry.active_signals for item in signal.evidence if item.id in typed
     }

@@ -33,6 +33,7 @@ from tools.errors import InputError, located, shown
 
 if TYPE_CHECKING:
     from tools.config import Config
+    from tools.signals.base import SegmentBenchmarks
     from tools.snapshot import Loaded, Snapshot
 
 Kind = Literal["str", "date", "float", "bool", "enum"]
@@ -290,6 +291,9 @@ class Portfolio:
     accounts: pl.DataFrame
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
+    # On a one-account view cut for detection (tools.signals.account_view): the segment benchmarks of the
+    # whole portfolio it was cut from, which the account is compared against. None on a whole portfolio.
+    benchmarks: SegmentBenchmarks | None = None
 
     def table(self, name: str) -> pl.DataFrame | None:
         """The table's frame, or None when its file is absent."""
@@ -301,6 +305,18 @@ class Portfolio:
     @property
     def account_ids(self) -> set[str]:
         return set(self.accounts["account_id"].to_list())
+
+    def only(self, account_id: str) -> Portfolio:
+        """The portfolio cut down to one account: its row of accounts and its rows of every table, in file
+        order, with the same tables present and missing. What is read per account reads the same here."""
+        mine = pl.col("account_id") == account_id
+        return Portfolio(
+            root=self.root,
+            as_of=self.as_of,
+            accounts=self.accounts.filter(mine),
+            tables={name: frame.filter(mine) for name, frame in self.tables.items()},
+            missing=set(self.missing),
+        )
 
     def account(self, account_id: str) -> Account:
         """The typed record of one account; an unknown id is an InputError naming it."""

@@ -2,12 +2,17 @@
 
 `detect(portfolio, config, as_of)` returns a `Detection`: one row per (account, signal) with its
 severity, first-detected date and evidence, plus what could not be evaluated and why.
+
+One account's signals (a brief) need no pass over every account: `account_view` cuts the portfolio down to
+the account's rows and attaches what two detectors compare it with, its segment's survey percentile and
+adoption median over the whole portfolio; `detect` over that view returns exactly the account's rows of a
+detection over the whole portfolio.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import polars as pl
@@ -16,7 +21,7 @@ from tools.config import Config
 from tools.portfolio import Portfolio
 from tools.registry import REGISTRY
 from tools.signals import commercial, health, relationship, support, usage
-from tools.signals.base import Context
+from tools.signals.base import Context, SegmentBenchmarks
 
 Detector = Callable[[Context], pl.DataFrame | None]
 
@@ -40,6 +45,12 @@ DETECTORS: dict[str, Detector] = {
     "unresolved_support": support.unresolved_support,
 }
 assert set(DETECTORS) == set(REGISTRY), "every registry signal needs a detector"
+
+# Detectors that compare an account with its segment over the whole portfolio: how to compute that benchmark.
+BENCHMARKS: dict[str, Callable[[Context], pl.DataFrame | None]] = {
+    "survey_decline": relationship.survey_benchmark,
+    "adoption_plateau": usage.adoption_benchmark,
+}
 
 SIGNAL_SCHEMA: dict[str, pl.DataType] = {
     "account_id": pl.Utf8(),
@@ -185,3 +196,30 @@ def detect(portfolio: Portfolio, config: Config, as_of: date, only: set[str] | N
         not_evaluated=global_gaps,
         not_evaluated_by_account=_per_account_gaps(portfolio, config, skipped, ctx.since),
     )
+
+
+def segment_benchmarks(portfolio: Portfolio, config: Config, as_of: date) -> SegmentBenchmarks:
+    """The segment benchmarks of the whole `portfolio` (accounts as in force at `as_of`), as of `as_of`."""
+    ctx = Context(portfolio=portfolio, config=config, as_of=as_of)
+    frames: dict[str, pl.DataFrame] = {}
+    for signal_id, compute in BENCHMARKS.items():
+        frame = compute(ctx)
+        if frame is not None:
+            frames[signal_id] = frame
+    return SegmentBenchmarks(as_of=as_of, params={s: ctx.benchmark_params(s) for s in frames}, frames=frames)
+
+
+def account_view(portfolio: Portfolio, config: Config, as_of: date, account_id: str) -> Portfolio:
+    """`portfolio` cut down to one account (`Portfolio.only`) with the segment benchmarks of the whole
+    portfolio, for `tools.scoring.assess_account`: its detection over the view returns the account's rows of
+    the detection over the whole portfolio, in a fraction of the time.
+
+    The benchmarks are computed over the accounts in force at `as_of` as `assess_account` reads them
+    (tools.churn_rows.in_force, with `config.as_of` as the snapshot date); the view is cut from `portfolio`
+    as given, which `assess_account` reads the same way (every rule of `in_force` reads one account's rows)."""
+    from tools.churn_rows import in_force
+
+    if portfolio.benchmarks is not None:
+        raise ValueError("account_view: the portfolio is already a one-account view")
+    population = in_force(portfolio, as_of, config.as_of)
+    return replace(portfolio.only(account_id), benchmarks=segment_benchmarks(population, config, as_of))

@@ -22,6 +22,17 @@ EVIDENCE_COLUMNS = ("account_id", "detected", "ev_id", "ev_text", "ev_date", "su
 
 
 @dataclass(frozen=True)
+class SegmentBenchmarks:
+    """What the detectors that compare an account with its segment read from the whole portfolio (its
+    `frames`, by signal id), computed as of `as_of` with `params` (by signal id, with `history_days`),
+    for detection over a one-account view (tools.signals.account_view)."""
+
+    as_of: date
+    params: dict[str, dict[str, Any]]
+    frames: dict[str, pl.DataFrame]
+
+
+@dataclass(frozen=True)
 class Context:
     """Inputs of one detection run."""
 
@@ -53,6 +64,25 @@ class Context:
             pl.when(first).then(None).otherwise(pl.col("value").shift(1)).alias("prior_value"),
             pl.when(first).then(None).otherwise(pl.col("period_start").shift(1)).alias("prior_date"),
         )
+
+    def benchmark(self, signal_id: str) -> pl.DataFrame | None:
+        """The whole portfolio's segment benchmark for `signal_id` when the portfolio is a one-account view
+        carrying them; None on a whole portfolio (the detector computes it). Benchmarks computed as of another
+        date or with other settings are refused: they would silently change the signal."""
+        benchmarks = self.portfolio.benchmarks
+        if benchmarks is None:
+            return None
+        if (
+            benchmarks.as_of != self.as_of
+            or benchmarks.params.get(signal_id) != self.benchmark_params(signal_id)
+            or signal_id not in benchmarks.frames
+        ):
+            raise ValueError(f"{signal_id}: the view's segment benchmarks were computed for another date or settings")
+        return benchmarks.frames[signal_id]
+
+    def benchmark_params(self, signal_id: str) -> dict[str, Any]:
+        """The settings a segment benchmark of `signal_id` depends on."""
+        return {**self.params(signal_id), "history_days": self.config.history_days}
 
     @property
     def since(self) -> date:

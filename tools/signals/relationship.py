@@ -14,34 +14,60 @@ def _contact_id() -> pl.Expr:
     return evidence_id_expr("contact", pl.col("account_id"), iso(pl.col("date")), pl.col("contact_name"))
 
 
-def survey_decline(ctx: Context) -> pl.DataFrame | None:
-    surveys = ctx.table("surveys")
-    if surveys is None:
-        return None
-    p = ctx.params("survey_decline")
-    pct, drop, lookback = float(p["percentile"]), float(p["drop"]), int(p["lookback_days"])
-    keys = ["account_id", "kind"]
-    # Several respondents on one day count as one reading: their mean, the first comment given, and as
-    # evidence the response that gave it (else the first response that day).
+_SURVEY_KEYS = ["account_id", "kind"]
+
+
+def _survey_series(surveys: pl.DataFrame) -> pl.DataFrame:
+    """One reading per account, kind and day, ordered by series and day (`ordered_series`). Several
+    respondents on one day count as one reading: their mean, the first comment given, and as evidence the
+    response that gave it (else the first response that day)."""
     daily = (
         surveys.with_columns(survey_id_expr().alias("ev_id"))
-        .group_by([*keys, "date"])
+        .group_by([*_SURVEY_KEYS, "date"])
         .agg(
             pl.col("score").mean(),
             pl.col("comment").drop_nulls().first(),
             pl.col("ev_id").sort_by(pl.col("comment").is_null(), maintain_order=True).first(),
         )
     )
-    ordered = ordered_series(daily, keys, "date")
+    return ordered_series(daily, _SURVEY_KEYS, "date")
+
+
+def _survey_benchmark(latest: pl.DataFrame, pct: float) -> pl.DataFrame:
+    """segment, kind → the `pct` quantile of the latest readings (`latest`: one per account and kind)."""
+    return latest.group_by("segment", "kind").agg(pl.col("score").quantile(pct, "linear").alias("benchmark"))
+
+
+def survey_benchmark(ctx: Context) -> pl.DataFrame | None:
+    """survey_decline's segment benchmark over `ctx`'s portfolio (see `survey_decline`), or None without
+    surveys."""
+    surveys = ctx.table("surveys")
+    if surveys is None:
+        return None
+    pct = float(ctx.params("survey_decline")["percentile"])
+    latest = _survey_series(surveys).filter(pl.col("last")).join(ctx.segments, on="account_id", how="left")
+    return _survey_benchmark(latest, pct)
+
+
+def survey_decline(ctx: Context) -> pl.DataFrame | None:
+    surveys = ctx.table("surveys")
+    if surveys is None:
+        return None
+    p = ctx.params("survey_decline")
+    pct, drop, lookback = float(p["percentile"]), float(p["drop"]), int(p["lookback_days"])
     latest = (
-        ordered.with_columns(
+        _survey_series(surveys)
+        .with_columns(
             pl.when(pl.col("first")).then(None).otherwise(pl.col("date").shift(1)).alias("prior_date"),
             pl.when(pl.col("first")).then(None).otherwise(pl.col("score").shift(1)).alias("prior_score"),
         )
         .filter(pl.col("last"))
         .join(ctx.segments, on="account_id", how="left")
     )
-    bench = latest.group_by("segment", "kind").agg(pl.col("score").quantile(pct, "linear").alias("benchmark"))
+    # The segment's benchmark: of the whole portfolio, also when detecting over one account's view.
+    bench = ctx.benchmark("survey_decline")
+    if bench is None:
+        bench = _survey_benchmark(latest, pct)
     scored = latest.join(bench, on=["segment", "kind"])
     fired = scored.filter(
         (days_between(ctx.as_of, pl.col("date")) <= lookback)
