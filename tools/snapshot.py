@@ -199,7 +199,9 @@ class Snapshot:
         self.staged: dict[str, Entry] = {}
         # Tables read from their CSV in this load, until staged: (key, content, stat or None, hashed_ns).
         self._pending: dict[str, tuple[str, str, Stat | None, int]] = {}
-        self._writes: dict[str, Future[Entry | None]] = {}
+        # Fresh tables to write, held until the whole load has passed (`save`): writing one while the next is
+        # parsed would take a core from that parse, on the path to a first result.
+        self._to_write: dict[str, tuple[Any, ...]] = {}
 
     @classmethod
     def open(cls, root: Path) -> Snapshot | None:
@@ -276,7 +278,7 @@ class Snapshot:
         key, content, stat, hashed_ns = pending
         if stat is None:  # the file changed while it was read: nothing trustworthy to record
             return
-        self._writes[name] = _submit(self._write, name, loaded.frame, key, content, stat, hashed_ns, accounts)
+        self._to_write[name] = (name, loaded.frame, key, content, stat, hashed_ns, accounts)
 
     def _write(
         self, name: str, frame: pl.DataFrame, key: str, content: str, stat: Stat, hashed_ns: int, accounts: str
@@ -304,8 +306,9 @@ class Snapshot:
     def save(self) -> None:
         """Update the manifest with what this load staged, once its tables are written (on the writer
         thread, after them)."""
-        staged, writes = self.staged, self._writes
-        self.staged, self._writes = {}, {}
+        staged, to_write = self.staged, self._to_write
+        self.staged, self._to_write = {}, {}
+        writes = {name: _submit(self._write, *args) for name, args in to_write.items()}
         if staged or writes:
             _submit(self._commit, staged, writes)
 
