@@ -345,14 +345,15 @@ def entries(frame: pl.DataFrame, detection: Detection) -> list[QueueEntry]:
 
 
 def latest_health(portfolio: Portfolio, only: pl.Series | None = None) -> pl.DataFrame:
-    """Each account's latest health score (of the accounts in `only`, when given)."""
+    """Each account's latest health score (of the accounts in `only`, when given); a date the file repeats
+    reads its later row, as the detectors do."""
     health = portfolio.table("health_scores")
     if health is None:
         return _only(portfolio.accounts, only).select("account_id", pl.lit(None, pl.Float64).alias("health_score"))
     return (
         _only(health, only)
         .group_by("account_id")
-        .agg(pl.col("score").get(pl.col("date").arg_max()).alias("health_score"))
+        .agg(pl.col("score").filter(pl.col("date") == pl.col("date").max()).last().alias("health_score"))
     )
 
 

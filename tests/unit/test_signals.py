@@ -11,7 +11,7 @@ from builder import AS_OF, account, day, write_portfolio
 from tools.config import Config
 from tools.models import Signal
 from tools.portfolio import load_portfolio
-from tools.scoring import to_signal
+from tools.scoring import latest_health, to_signal
 from tools.signals import detect
 
 
@@ -381,3 +381,25 @@ def test_threshold_override_from_config(tmp_path: Path) -> None:
     assert "usage_sudden_drop" not in run(tmp_path, config, usage=usage("dau", [100, 60]))
     found = run(tmp_path / "b", config, usage=usage("dau", [100, 40]))
     assert found["usage_sudden_drop"].severity == 5
+
+
+@pytest.mark.parametrize(("repeat_last", "fires"), [(True, False), (False, True)])
+def test_a_repeated_usage_period_reads_its_later_row(tmp_path: Path, repeat_last: bool, fires: bool) -> None:
+    # Two rows for the latest period (one per account, metric and period is the format): the later row in the
+    # file counts, whatever the sort does with ties, so the same file always gives the same signals.
+    rows = usage("sessions", [100, 100, 74])
+    repeated = {**rows[-1], "value": 100}
+    found = run(tmp_path, usage=[*rows, repeated] if repeat_last else [*rows[:-1], repeated, rows[-1]])
+    assert ("usage_sudden_drop" in found) is fires
+
+
+def test_a_repeated_health_date_reads_its_later_row_in_the_signal_and_the_queue(tmp_path: Path) -> None:
+    rows = [
+        {"account_id": "A-1", "date": day(-7), "score": 80},
+        {"account_id": "A-1", "date": day(0), "score": 30},
+        {"account_id": "A-1", "date": day(0), "score": 75},  # the later row of the same date
+    ]
+    found = run(tmp_path, health_scores=rows)
+    assert "health_below_threshold" not in found
+    root = write_portfolio(tmp_path / "q", accounts=[account("A-1")], health_scores=rows)
+    assert latest_health(load_portfolio(root, AS_OF))["health_score"].to_list() == [75]

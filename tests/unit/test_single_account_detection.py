@@ -157,3 +157,21 @@ def test_single_account_view_keeps_the_account_rows_and_missing_tables(tmp_path:
         assert view.tables[name].equals(frame.filter(pl.col("account_id") == "A-017")), name
     assert view.accounts["account_id"].to_list() == ["A-017"]
     assert view.account("A-017") == portfolio.account("A-017")
+
+
+def test_a_repeated_usage_period_reads_the_same_in_both_paths(synthetic: Path, tmp_path: Path) -> None:
+    """Each account's latest usage periods written twice, the repeat with a fifth of the value: the later row
+    counts, in the whole portfolio's detection and in the segment median a one-account view is compared with."""
+    root = tmp_path / "portfolio"
+    shutil.copytree(synthetic, root)
+    usage = pl.read_csv(root / "usage.csv")
+    newest = pl.col("period_start") == pl.col("period_start").max().over("account_id", "metric")
+    repeated = usage.filter(newest).with_columns((pl.col("value") * 0.2).round(2))
+    pl.concat([usage, repeated]).write_csv(root / "usage.csv")
+    portfolio, config, whole = _whole(root, AS_OF)
+    _, _, plain = _whole(synthetic, AS_OF)
+    assert not whole.signals.equals(plain.signals)  # the repeats count: usage fell by four fifths
+    benchmarks = segment_benchmarks(in_force(portfolio, AS_OF, config.as_of), config, AS_OF)
+    for account_id in portfolio.accounts["account_id"].to_list():
+        one = _one(replace(portfolio.only(account_id), benchmarks=benchmarks), config, AS_OF)
+        assert_frame_equal(_rows(one, account_id), _rows(whole, account_id), account_id)

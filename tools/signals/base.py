@@ -101,7 +101,8 @@ def ordered_series(frame: pl.DataFrame, keys: list[str], date_col: str) -> pl.Da
 
     Keys become categorical codes packed with the day into one int64, so the sort is a single integer
     sort (several times faster than a multi-column sort on 10M rows). Codes need not follow alphabetical
-    order: only that each series is contiguous and dated in order.
+    order: only that each series is contiguous and dated in order. A date repeated within a series keeps
+    its later row only.
     """
     codes = frame.select(
         *[pl.col(k).cast(pl.Categorical).to_physical().cast(pl.Int64).alias(f"_c{i}") for i, k in enumerate(keys)],
@@ -117,9 +118,13 @@ def ordered_series(frame: pl.DataFrame, keys: list[str], date_col: str) -> pl.Da
         bits += width
     with_series = pl.concat([frame, codes], how="horizontal").with_columns(series.alias("series"))
     if bits + 24 <= 62:
-        out = with_series.sort(pl.col("series") * (1 << 24) + pl.col("_day"))
+        out = with_series.sort(pl.col("series") * (1 << 24) + pl.col("_day"), maintain_order=True)
     else:
-        out = with_series.sort(["series", "_day"])
+        out = with_series.sort(["series", "_day"], maintain_order=True)
+    # The format holds one row per series and date; where a file repeats one, its later row counts (the sort
+    # is stable, so that is the last of the run), whatever order a parallel sort would give ties.
+    repeated = (pl.col("series") == pl.col("series").shift(-1)) & (pl.col("_day") == pl.col("_day").shift(-1))
+    out = out.filter(~repeated.fill_null(False))
     first = (pl.col("series") != pl.col("series").shift(1)).fill_null(True)
     return out.drop([f"_c{i}" for i in range(len(keys))] + ["_day"]).with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("idx"),

@@ -212,7 +212,9 @@ def adoption_benchmark(ctx: Context) -> pl.DataFrame | None:
         return None
     metric = str(ctx.params("adoption_plateau")["metric"])
     rows = usage.filter((pl.col("period_start") >= ctx.since) & (pl.col("metric") == metric))
-    latest = rows.group_by("account_id").agg(pl.col("value").get(pl.col("period_start").arg_max()))
+    # The latest period's value; a period the file repeats reads its later row (as `ordered_series`).
+    newest = pl.col("period_start") == pl.col("period_start").max()
+    latest = rows.group_by("account_id").agg(pl.col("value").filter(newest).last())
     return _medians(latest.join(ctx.segments, on="account_id", how="left"))
 
 
