@@ -94,7 +94,7 @@ def _shape(hits: pl.DataFrame) -> pl.DataFrame:
         hits = hits.with_columns(pl.lit(None, pl.Utf8).alias("competitor"), pl.lit(None, pl.Utf8).alias("snippet"))
     line = pl.concat_str([pl.lit("mentions "), pl.col("competitor"), pl.lit(': "'), pl.col("snippet"), pl.lit('"')])
     return evidence(
-        hits.sort("account_id", "date"),
+        hits.sort("account_id", "date", maintain_order=True),
         detected=pl.col("date"),
         ev_id=pl.col("ev_id"),
         ev_text=line,
@@ -153,7 +153,9 @@ def payment_overdue(ctx: Context) -> pl.DataFrame | None:
         return None
     days = int(ctx.params("payment_overdue")["days"])
     overdue = days_between(ctx.as_of, pl.col("due_on"))
-    fired = invoices.filter(pl.col("paid_on").is_null() & (overdue > days)).sort("account_id", "due_on")
+    fired = invoices.filter(pl.col("paid_on").is_null() & (overdue > days)).sort(
+        "account_id", "due_on", maintain_order=True
+    )
     line = pl.concat_str(
         [
             pl.lit("invoice "),

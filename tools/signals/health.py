@@ -78,7 +78,7 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
     if drops.height == 0:
         return _empty_from(ordered)
     # The latest qualifying drop per account, paired with the high score it fell from.
-    latest = drops.group_by("account_id").agg(pl.all().sort_by("date").last())
+    latest = drops.group_by("account_id").agg(pl.all().sort_by("date", maintain_order=True).last())
     comps = _components(recent)
     earlier = ordered.select(
         "account_id",
@@ -93,8 +93,8 @@ def health_rapid_decline(ctx: Context) -> pl.DataFrame | None:
             & (days_between(pl.col("date"), pl.col("from_date")) <= window)
             & (pl.col("from_score") == pl.col("window_max"))
         )
-        .sort("from_date")
-        .group_by("account_id")
+        .sort("from_date", maintain_order=True)
+        .group_by("account_id", maintain_order=True)
         .last()
     )
     moved = [

@@ -153,7 +153,7 @@ def sponsor_change(ctx: Context) -> pl.DataFrame | None:
     if events is None:
         return None
     lookback = int(ctx.params("sponsor_change")["lookback_days"])
-    sponsors = events.filter(pl.col("role") == "executive_sponsor").sort("account_id", "date")
+    sponsors = events.filter(pl.col("role") == "executive_sponsor").sort("account_id", "date", maintain_order=True)
     in_window = days_between(ctx.as_of, pl.col("date")) <= lookback
     left = sponsors.filter(in_window & pl.col("event").is_in(["departed", "role_changed"]))
     # A new sponsor joining while an earlier, different sponsor was on record is a replacement.
@@ -176,7 +176,7 @@ def sponsor_change(ctx: Context) -> pl.DataFrame | None:
             .with_columns(_contact_line("joined as new sponsor").alias("line")),
         ],
         how="diagonal",
-    ).sort("account_id", "date")
+    ).sort("account_id", "date", maintain_order=True)
     summary = rows.group_by("account_id").agg(pl.col("line").str.join("; ").alias("summary_text"))
     rows = rows.join(summary, on="account_id")
     detected = rows.group_by("account_id").agg(pl.col("date").min().alias("first"))

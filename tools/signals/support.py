@@ -79,8 +79,8 @@ def support_volume_spike(ctx: Context) -> pl.DataFrame | None:
     mix = (
         recent.group_by("account_id", "priority")
         .len()
-        .sort("priority")
-        .group_by("account_id")
+        .sort("priority", maintain_order=True)
+        .group_by("account_id", maintain_order=True)
         .agg(
             pl.concat_str([pl.col("priority").fill_null("P?"), pl.lit(":"), pl.col("len").cast(pl.Utf8)])
             .str.join(" ")
@@ -118,7 +118,7 @@ def p1_escalation(ctx: Context) -> pl.DataFrame | None:
     recent = days_between(ctx.as_of, pl.col("opened_at")) <= lookback
     fired = tickets.filter(
         (_is_open() & (pl.col("priority") == "P1")) | (pl.col("escalated").fill_null(False) & (_is_open() | recent))
-    ).sort("account_id", "opened_at")
+    ).sort("account_id", "opened_at", maintain_order=True)
     line = _ticket_line(ctx.as_of)
     return evidence(
         fired,
@@ -136,7 +136,7 @@ def unresolved_support(ctx: Context) -> pl.DataFrame | None:
         return None
     days = int(ctx.params("unresolved_support")["days"])
     fired = tickets.filter(_is_open() & (days_between(ctx.as_of, pl.col("opened_at")) > days)).sort(
-        "account_id", "opened_at"
+        "account_id", "opened_at", maintain_order=True
     )
     line = _ticket_line(ctx.as_of)
     return evidence(
