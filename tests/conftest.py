@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from tools import workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """`benchmarks/<name>.py` as the module `benchmarks.<name>` (the folder is not an installed package), loaded
+    once per test session."""
+    qualified = f"benchmarks.{name}"
+    module = sys.modules.get(qualified)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(qualified, ROOT / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualified] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return module
+
 
 TINY_AS_OF = "2026-11-20"
 

@@ -7,7 +7,6 @@ apply and no lost decision; `db upgrade` / `db status` and an unreachable databa
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -22,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TINY_AS_OF, write_tiny_portfolio
+from conftest import TINY_AS_OF, load_benchmark, write_tiny_portfolio
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
@@ -33,7 +32,6 @@ from tools import retrieval, workspace
 from tools.alerts import AlertStore
 from tools.portfolio import load_portfolio
 
-ROOT = Path(__file__).resolve().parents[2]
 CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EARLIER = date(2026, 11, 19)
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -252,11 +250,7 @@ def test_two_reviewers_deciding_one_review_at_once_one_applies_the_other_gets_40
 
 @pytest.mark.usefixtures("postgres_url")
 def test_the_load_benchmark_finds_no_double_apply_and_no_lost_decision(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("bench_decide_load", ROOT / "benchmarks" / "bench_decide_load.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench  # its dataclasses look their module up
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("bench_decide_load")
     figures = bench.run_load(
         reviewers=5, reviews=40, graph_runs=2, workdir=tmp_path, database_url=os.environ["RISKBRIEF_DATABASE_URL"]
     )

@@ -8,30 +8,12 @@ a larger campaign); this is its bounded run (200 examples, about 30 s).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
-from conftest import write_tiny_portfolio
+from conftest import load_benchmark, write_tiny_portfolio
 from hypothesis import HealthCheck, given, settings
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _engine() -> ModuleType:
-    name = "benchmarks.fuzz_portfolio"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "fuzz_portfolio.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _engine()
+fuzz = load_benchmark("fuzz_portfolio")
 
 
 def test_mutated_portfolios_load_or_fail_with_one_line(tmp_path: Path) -> None:

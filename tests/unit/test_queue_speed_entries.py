@@ -6,15 +6,14 @@ configuration and frames carrying a churn model's columns."""
 from __future__ import annotations
 
 import gc
-import importlib.util
 import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from conftest import load_benchmark
 from pydantic import BaseModel, TypeAdapter
 
 from tools.churn_model import parse_factors
@@ -27,7 +26,6 @@ from tools.sample import portfolio_dir
 from tools.scoring import account_frame, entries, queue_json, rank_frame
 from tools.signals import Detection, detect
 
-ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 11, 20)
 _ENTRIES: TypeAdapter[list[QueueEntry]] = TypeAdapter(list[QueueEntry])
 
@@ -137,15 +135,7 @@ def ranked(portfolio: Portfolio, config: Config, as_of: date) -> tuple[pl.DataFr
 
 
 def _synthetic(root: Path, accounts: int) -> Path:
-    name = "benchmarks.synth"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "synth.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    module.generate(root, n_accounts=accounts, weeks=30, as_of=AS_OF)
+    load_benchmark("synth").generate(root, n_accounts=accounts, weeks=30, as_of=AS_OF)
     return root
 
 

@@ -5,16 +5,14 @@ portfolio (benchmarks/synth.py) with an account history, at the configured date 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import shutil
-import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 
 import polars as pl
 import pytest
+from conftest import load_benchmark
 
 from tools.churn_rows import in_force
 from tools.config import Config, load_config
@@ -23,22 +21,9 @@ from tools.sample import portfolio_dir
 from tools.scoring import assess_account
 from tools.signals import Detection, account_view, detect, segment_benchmarks
 
-ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2026, 11, 20)  # the sample's and the synthetic portfolio's as_of
 EARLIER = date(2026, 6, 1)  # before it: accounts in force then (history, renewals derived from the term)
 SEGMENTS = ("enterprise", "mid-market", "smb")
-
-
-def _synth() -> ModuleType:
-    name = "benchmarks.synth"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "synth.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +31,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """300 synthetic accounts, a third of them with an account history that moves their segment (so the
     segment benchmarks differ by date and must be read from the accounts in force)."""
     root = tmp_path_factory.mktemp("synth") / "portfolio"
-    _synth().generate(root, n_accounts=300)
+    load_benchmark("synth").generate(root, n_accounts=300)
     ids = pl.read_csv(root / "accounts.csv", columns=["account_id"])["account_id"].to_list()
     with (root / "account_history.csv").open("w", newline="") as out:
         writer = csv.writer(out)
