@@ -316,7 +316,9 @@ def main() -> None:
     from rich.text import Text
 
     from tools.errors import INTERNAL_ERROR_EXIT, shown
+    from tools.memory import exit_without_collecting
 
+    exit_without_collecting()
     global _debug
     _debug = False
     # Messages are printed as plain text, one line: values from files or arguments can't carry rich markup

@@ -38,6 +38,7 @@ from agent.cli_options import (
 )
 from tools import workspace
 from tools.errors import InputError, shown
+from tools.memory import loading_modules
 
 if TYPE_CHECKING:
     from agent.brief import RiskBrief
@@ -115,7 +116,6 @@ def run_brief(
     account and day while they run: concurrent runs, from any process or machine, wait and find the first."""
     from agent.brief import RiskBrief
     from agent.config import new_review_id
-    from agent.graph import checkpointed_graph
     from agent.state import InputState
 
     started = time.perf_counter()
@@ -124,6 +124,10 @@ def run_brief(
     config: Any = {"configurable": {"thread_id": review_id}}
 
     def draft() -> BriefRun:
+        with loading_modules():
+            from agent.graph import checkpointed_graph
+            from tools import retrieval  # noqa: F401  (the retrieval step's store client, loaded with the graph)
+
         with checkpointed_graph() as graph:
             start = InputState(
                 account_id=account_id,
@@ -172,9 +176,11 @@ class PausedReview:
 def load_review(review_id: str) -> PausedReview:
     """The review's brief: as checkpointed here (edited, if it was), else as its review step registered it."""
     from agent.brief import RiskBrief
-    from agent.graph import checkpointed_graph
     from agent.review import get_review, stored_brief, stored_evidence
     from tools.evidence import EvidenceRecord
+
+    with loading_modules():
+        from agent.graph import checkpointed_graph
 
     get_review(review_id)  # InputError for an unknown id
     config: Any = {"configurable": {"thread_id": review_id}}
@@ -264,7 +270,7 @@ def _decide_claimed(
     from langgraph.types import Command
 
     from agent import reviewers
-    from agent.graph import checkpointed_graph
+    from agent.graph import checkpointed_graph  # loaded already, by the load_review that gave `paused`
     from agent.review import (
         ReviewConflict,
         ReviewDecision,

@@ -18,7 +18,6 @@ from pydantic import BaseModel, TypeAdapter
 
 from tools.churn_model import parse_factors
 from tools.config import Calibration, Config, load_config
-from tools.memory import gc_paused
 from tools.models import QueueEntry
 from tools.portfolio import Portfolio, load_portfolio
 from tools.registry import CLUSTER_ROUTE, DEFAULT_ROUTE, ROUTES, URGENCY_RANK
@@ -203,23 +202,3 @@ def test_invalid_data_is_still_refused() -> None:
     with pytest.raises(ValueError, match="finite"):
         entries(broken, detection)
     assert gc.isenabled()
-
-
-def test_gc_paused_restores_the_collector() -> None:
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-        with gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), gc_paused():
-        raise RuntimeError("boom")
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # left as the caller had it
-    finally:
-        gc.enable()
