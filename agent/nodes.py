@@ -43,18 +43,6 @@ from tools.verify import (
 if TYPE_CHECKING:  # the model client (openai, langchain_openai) is imported only when a model drafts
     from agent.llm import ModelReply
 
-# Retrieval queries per risk family: what a CSM would look for in notes and tickets.
-_QUERIES = {
-    "general": "why the customer is unhappy: complaints, objections, budget, renewal concerns",
-    "adoption/value": "users stopped using the product, low adoption, not getting value",
-    "support/product": "bugs, outages, slow support, frustrated with tickets",
-    "relationship/stakeholder": "champion or sponsor left, no reply, meetings declined, reorganisation",
-    "competitive": "evaluating a competitor or alternative product",
-    "commercial/financial": "budget cuts, pricing, invoices, payment",
-    "renewal/contract": "renewal objection, contract terms, stalled negotiation",
-}
-
-
 # ------------------------------------------------------------------------------------------ helpers
 
 
@@ -249,7 +237,9 @@ def retrieve_context(state: State, runtime: Runtime[AgentContext]) -> dict[str, 
         families = {"general"} | {
             SIGNAL_CATEGORY[s.signal] for s in entry.active_signals if s.signal in SIGNAL_CATEGORY
         }
-        queries = [_QUERIES[f] for f in sorted(families) if f in _QUERIES]
+        from tools.retrieval import BRIEF_QUERIES
+
+        queries = [BRIEF_QUERIES[f] for f in sorted(families) if f in BRIEF_QUERIES]
         for hit in _retrieve(state, runtime.context, queries, records):
             pool.setdefault(hit.id, records[hit.id])
     return {"evidence": {k: v.model_dump(mode="json") for k, v in pool.items()}}

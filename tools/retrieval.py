@@ -27,6 +27,8 @@ never skips ingesting on the strength of files it may not have.
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import json
 import os
@@ -74,6 +76,19 @@ _UPSERT_BATCH = 512
 _RRF_K = 60  # reciprocal-rank-fusion constant (Cormack et al.); damps the weight of top ranks
 _EPOCH = date(1970, 1, 1)
 _WORD = re.compile(r"\S+")
+
+BRIEF_QUERIES: dict[str, str] = {
+    "general": "why the customer is unhappy: complaints, objections, budget, renewal concerns",
+    "adoption/value": "users stopped using the product, low adoption, not getting value",
+    "support/product": "bugs, outages, slow support, frustrated with tickets",
+    "relationship/stakeholder": "champion or sponsor left, no reply, meetings declined, reorganisation",
+    "competitive": "evaluating a competitor or alternative product",
+    "commercial/financial": "budget cuts, pricing, invoices, payment",
+    "renewal/contract": "renewal objection, contract terms, stalled negotiation",
+}
+"""The questions a brief asks the store, by risk category ("general" always; the others for the categories
+of the account's active signals). Their vectors are embedded once, by the ingest, and kept in the store's
+state (StoreState.query_vectors): a brief then searches without loading the embedding model."""
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -512,6 +527,10 @@ class StoreState(BaseModel):
     evidence: int = 0
     chunks: int = 0
     updated: str = ""
+    query_vectors: dict[str, str] = Field(
+        default_factory=dict,
+        description="BRIEF_QUERIES' vectors under `model` (query text -> base64 of little-endian float32)",
+    )
 
 
 # A file modified this recently may be modified again within the file system's timestamp granularity at
@@ -589,6 +608,7 @@ def _mark(
     complete: bool,
     evidence: int = 0,
     chunks: int = 0,
+    query_vectors: dict[str, str] | None = None,
 ) -> None:
     _write_state(
         where,
@@ -599,8 +619,32 @@ def _mark(
             layout=_LAYOUT,
             evidence=evidence,
             chunks=chunks,
+            query_vectors=query_vectors or {},
         ),
     )
+
+
+def _embed_brief_queries(embedder: Embedder) -> dict[str, str]:
+    """BRIEF_QUERIES' vectors as StoreState keeps them."""
+    return {
+        query: base64.b64encode(np.asarray(embedder.query_vector(query), dtype="<f4").tobytes()).decode("ascii")
+        for query in BRIEF_QUERIES.values()
+    }
+
+
+def _known_query_vectors(where: StoreLocation, embedder: Embedder) -> dict[str, np.ndarray[Any, Any]]:
+    """The query vectors the store's state keeps for this embedding model ({} when none, or another
+    model's): the same vectors `embedder.query_vector` gives, embedded by the ingest."""
+    state = _read_state(where)
+    if state is None or state.model != embedder.model_name:
+        return {}
+    try:
+        return {
+            query: np.frombuffer(base64.b64decode(encoded, validate=True), dtype="<f4").astype(np.float32)
+            for query, encoded in state.query_vectors.items()
+        }
+    except ValueError:  # a damaged state: embed the queries instead
+        return {}
 
 
 def store_complete(portfolio: Portfolio, *, store_path: Path | None = None, embedder: Embedder | None = None) -> bool:
@@ -754,14 +798,22 @@ def _ingest(
     portfolio: Portfolio, where: StoreLocation, embedder: Embedder, started: float, *, progress: bool, rebuild: bool
 ) -> IngestReport:
     fingerprint = _store_fingerprint(where, portfolio)
+
+    def mark(complete: bool, plan: _Plan | None = None) -> None:
+        counts = {"evidence": plan.evidence, "chunks": plan.chunks} if plan is not None else {}
+        _mark(where, embedder, fingerprint, complete=complete, query_vectors=queries(), **counts)
+
+    queries = functools.cache(lambda: _embed_brief_queries(embedder))
     if rebuild:
         _client(where)  # creates the folder (or checks the server)
-        _mark(where, embedder, fingerprint, complete=False)
+        mark(complete=False)
     shards = _open_all(where, embedder, rebuild=rebuild)
     state = _read_state(where)
     if not rebuild and state is not None and _vouches(state, fingerprint, embedder):
         # The last ingest finished on these very files: nothing to compare (minutes at 2M chunks).
         plan = _Plan(evidence=state.evidence, chunks=state.chunks, unchanged=state.evidence)
+        if set(state.query_vectors) != set(BRIEF_QUERIES.values()):  # a store built before they were kept
+            mark(complete=True, plan=plan)
         return _report(where, embedder, plan, started)
     held = _existing(shards)
     reading = _Bar(portfolio.accounts.height, show=progress, label="Reading evidence  ")
@@ -770,9 +822,9 @@ def _ingest(
     finally:
         reading.stop()
     if plan.changes:
-        _mark(where, embedder, fingerprint, complete=False)
+        mark(complete=False)
         _apply(shards, embedder, plan, progress=progress)
-    _mark(where, embedder, fingerprint, complete=True, evidence=plan.evidence, chunks=plan.chunks)
+    mark(complete=True, plan=plan)
     return _report(where, embedder, plan, started)
 
 
@@ -1094,11 +1146,14 @@ def _search(
         raise InputError(f"unknown account '{account_id}': the evidence store holds no text for it")
     wanted = k * 4  # chunks of one evidence row collapse into one hit
     index = bm25.Index.build(docs.texts, light_stem) if method in ("bm25", "hybrid") else None
+    known = _known_query_vectors(location, embedder) if method in ("vector", "hybrid") else {}
     out: list[list[Hit]] = []
     for query in queries:
         ranked: list[list[_Candidate]] = []
         if method in ("vector", "hybrid"):
-            query_vector = np.asarray(embedder.query_vector(query.strip()), dtype=np.float32)
+            query_vector = known.get(query.strip())
+            if query_vector is None:
+                query_vector = np.asarray(embedder.query_vector(query.strip()), dtype=np.float32)
             ranked.append(_vector_ranking(collection, docs, query_vector, where, wanted))
         if index is not None:
             ranked.append(bm25_ranking(docs, query, wanted, index))

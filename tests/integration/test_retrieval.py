@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -11,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -18,6 +20,7 @@ from tools.embeddings import FloatArray, MiniLMEmbeddingFunction
 from tools.errors import DependencyError, InputError
 from tools.portfolio import Portfolio, load_portfolio
 from tools.retrieval import (
+    BRIEF_QUERIES,
     CHUNK_OVERLAP,
     CHUNK_WORDS,
     SHARDS,
@@ -28,6 +31,7 @@ from tools.retrieval import (
     ingest_account,
     read_state,
     search,
+    search_many,
     shard_name,
     store_complete,
 )
@@ -119,12 +123,14 @@ class CountingEmbedder:
         self.inner = inner
         self.model_name = model_name or inner.model_name
         self.embedded = 0
+        self.queries = 0
 
     def embed_documents(self, texts: Sequence[str]) -> FloatArray:
         self.embedded += len(texts)
         return self.inner.embed_documents(texts)
 
     def query_vector(self, text: str) -> FloatArray:
+        self.queries += 1
         return self.inner.query_vector(text)
 
 
@@ -314,3 +320,51 @@ def test_a_store_without_a_state_file_is_checked_per_account_not_embedded_again(
     assert hits[0].id == "note:N-1" and embedder.embedded == 0
     report = ingest_account(portfolio, "A-1", store_path=store, embedder=embedder)
     assert (report.evidence, report.unchanged, report.embedded, report.removed) == (4, 4, 0, 0)
+
+
+def test_the_brief_questions_are_embedded_by_the_ingest_and_searched_without_the_model(
+    tmp_path: Path, embedder: CountingEmbedder
+) -> None:
+    portfolio = make_portfolio(tmp_path / "p")
+    for path in portfolio.root.glob("*.csv"):  # settled files: a store can vouch for them
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    store = tmp_path / "store"
+    ingest(portfolio, progress=False, store_path=store, embedder=embedder)
+    state = read_state(store)
+    assert state is not None and set(state.query_vectors) == set(BRIEF_QUERIES.values())
+    for query, encoded in state.query_vectors.items():
+        kept = np.frombuffer(base64.b64decode(encoded), dtype="<f4")
+        assert np.allclose(kept, embedder.inner.query_vector(query), atol=1e-6)
+
+    questions = [BRIEF_QUERIES["general"], BRIEF_QUERIES["competitive"]]
+    embedder.queries = 0
+    kept_hits = search_many("A-1", questions, as_of=AS_OF, store_path=store, embedder=embedder)
+    assert embedder.queries == 0  # the store's vectors served: the model was not asked
+    search("A-1", "CSV export times out", as_of=AS_OF, store_path=store, embedder=embedder)
+    assert embedder.queries == 1  # any other question is embedded as before
+
+    # The same hits as embedding the questions now: a store whose state keeps no vectors (built before
+    # they were kept) is searched that way, and its next ingest adds them without embedding any text.
+    (store / STATE_FILE).write_text(state.model_copy(update={"query_vectors": {}}).model_dump_json())
+    embedder.queries = 0
+    assert search_many("A-1", questions, as_of=AS_OF, store_path=store, embedder=embedder) == kept_hits
+    assert embedder.queries == 2 and kept_hits[0] and kept_hits[1]
+    embedder.embedded = 0
+    ingest(portfolio, progress=False, store_path=store, embedder=embedder)
+    again = read_state(store)
+    assert embedder.embedded == 0 and again is not None and set(again.query_vectors) == set(BRIEF_QUERIES.values())
+
+
+def test_damaged_kept_vectors_are_not_used(tmp_path: Path, embedder: CountingEmbedder) -> None:
+    portfolio = make_portfolio(tmp_path / "p")
+    store = tmp_path / "store"
+    ingest(portfolio, progress=False, store_path=store, embedder=embedder)
+    state = read_state(store)
+    assert state is not None
+    question = BRIEF_QUERIES["general"]
+    expected = search("A-1", question, as_of=AS_OF, store_path=store, embedder=embedder)
+    damaged = {q: "not base64!" for q in state.query_vectors}
+    (store / STATE_FILE).write_text(state.model_copy(update={"query_vectors": damaged}).model_dump_json())
+    embedder.queries = 0
+    assert search("A-1", question, as_of=AS_OF, store_path=store, embedder=embedder) == expected
+    assert embedder.queries == 1
