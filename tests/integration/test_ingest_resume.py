@@ -217,6 +217,9 @@ def test_a_killed_ingest_process_leaves_a_store_the_next_run_completes(tmp_path:
                     time.sleep(0.3 if self.calls < 3 else 60)
                     return np.vstack(out)
 
+                def query_vector(self, text):
+                    return np.ones(8, dtype=np.float32) / np.sqrt(8)
+
             retrieval._EMBED_BATCH = 4
             retrieval.ingest(load_portfolio(Path({str(data)!r})), progress=False, store_path=Path({str(store)!r}),
                              embedder=Slow())

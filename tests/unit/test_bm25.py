@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from bm25s.stopwords import STOPWORDS_EN
 
-from agent.nodes import _QUERIES
 from tools import bm25
-from tools.retrieval import light_stem
+from tools.retrieval import BRIEF_QUERIES, light_stem
 from tools.sample import portfolio_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +33,7 @@ def _texts_by_account() -> dict[str, list[str]]:
 
 def _queries() -> list[str]:
     labelled = json.loads((ROOT / "evals/retrieval/queries.json").read_text())["queries"]
-    return [*_QUERIES.values(), *(q["query"] for q in labelled), "the the and", "SSO sso Sso renewals renewal"]
+    return [*BRIEF_QUERIES.values(), *(q["query"] for q in labelled), "the the and", "SSO sso Sso renewals renewal"]
 
 
 def _reference(texts: list[str], query: str) -> np.ndarray | None:
