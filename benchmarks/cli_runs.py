@@ -3,7 +3,10 @@ the baselines the current code replaces, measured the same way in the same run.
 
 A run starts `python -c CHILD MODE ARGS...`; MODE `new` is the command as shipped, and flags in MODE turn
 it into a baseline: `csv` loads every portfolio from its CSV files (no validated snapshot, as before
-issue 13), `eager` imports the model client and the import profiles first (what start-up used to load).
+issue 13), `eager` imports the model client and the import profiles first (what start-up used to load),
+`collector` leaves the garbage collector running through the imports and at exit (no
+tools.memory.loading_modules, no exit freeze), `checks` imports chromadb with its override checks (no
+tools.chromadb_import), and `embedq` embeds the brief's questions instead of reading the store's vectors.
 Children run with bytecode caching on (`PYTHONDONTWRITEBYTECODE` removed), as an installed package does.
 """
 
@@ -25,6 +28,15 @@ if "eager" in mode:
 if "csv" in mode:
     import tools.portfolio
     tools.portfolio.load_portfolio.__kwdefaults__["snapshot"] = False
+if "collector" in mode:
+    import contextlib, tools.memory
+    tools.memory.loading_modules = contextlib.nullcontext
+    tools.memory.exit_without_collecting = lambda: None
+if "checks" in mode:
+    import chromadb, chromadb.api.rust
+if "embedq" in mode:
+    import tools.retrieval
+    tools.retrieval._known_query_vectors = lambda *_: {}
 sys.argv[0] = "riskbrief"
 from agent.cli import main
 main()
