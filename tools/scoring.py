@@ -180,32 +180,20 @@ def _routing(signal_ids: tuple[str, ...], clustered: bool) -> tuple[str, tuple[s
     return urgency, tuple(routed)
 
 
-def signal_dict(row: dict[str, Any]) -> dict[str, Any]:
-    """A detector row in the shape of a `Signal` (validated with its queue entry, see `entries`)."""
-    evidence = row["evidence"] or []
-    return {
-        "signal": row["signal"],
-        "severity": row["severity"],
-        "first_detected": row["first_detected"].isoformat(),
-        "summary": row.get("summary") or "",
-        "evidence": [
-            {"id": e["id"], "text": e["text"], "date": e["date"].isoformat() if e["date"] else None} for e in evidence
-        ],
-    }
-
-
-def to_signal(row: dict[str, Any]) -> Signal:
-    return Signal.model_validate(signal_dict(row))
-
-
 _ENTRIES: TypeAdapter[list[QueueEntry]] = TypeAdapter(list[QueueEntry])
 _ISO_DATE = "%Y-%m-%d"
 
 
+def account_signals(signals: pl.DataFrame) -> dict[str, list[Signal]]:
+    """Detector rows (`Detection.signals`) as validated `Signal`s per account, in the queue's order."""
+    listed = _signal_dicts(signals, signals.select("account_id").unique())
+    return {account: [Signal.model_validate(s) for s in rows] for account, rows in listed.items()}
+
+
 def _signal_dicts(signals: pl.DataFrame, wanted: pl.DataFrame) -> dict[str, list[dict[str, Any]]]:
-    """Per account of `wanted`: its signals in the shape of `Signal` (as `signal_dict` makes them), highest
-    severity first, then earliest, then by id. Dates become ISO strings in polars, and the rows come out
-    column by column rather than row by row."""
+    """Per account of `wanted`: its signals in the shape of `Signal` (validated with their queue entries,
+    see `entries`), highest severity first, then earliest, then by id. Dates become ISO strings in polars,
+    and the rows come out column by column rather than row by row."""
     rows = (
         signals.join(wanted, on="account_id")
         .sort(["account_id", "severity", "first_detected", "signal"], descending=[False, True, False, False])

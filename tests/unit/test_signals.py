@@ -11,14 +11,14 @@ from builder import AS_OF, account, day, write_portfolio
 from tools.config import Config
 from tools.models import Signal
 from tools.portfolio import load_portfolio
-from tools.scoring import latest_health, to_signal
+from tools.scoring import account_signals, latest_health
 from tools.signals import detect
 
 
 def run(tmp_path: Path, config: Config | None = None, **tables: list[dict[str, Any]]) -> dict[str, Signal]:
     root = write_portfolio(tmp_path / "p", **tables)
     detection = detect(load_portfolio(root, AS_OF), config or Config(), AS_OF)
-    return {row["signal"]: to_signal(row) for row in detection.signals.iter_rows(named=True)}
+    return {s.signal: s for listed in account_signals(detection.signals).values() for s in listed}
 
 
 def health(*points: tuple[int, float], **components: list[float]) -> list[dict[str, Any]]:
