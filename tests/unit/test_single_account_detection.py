@@ -142,6 +142,13 @@ def test_single_account_view_keeps_the_account_rows_and_missing_tables(tmp_path:
         assert view.tables[name].equals(frame.filter(pl.col("account_id") == "A-017")), name
     assert view.accounts["account_id"].to_list() == ["A-017"]
     assert view.account("A-017") == portfolio.account("A-017")
+    # The last cut is kept (a brief asks for it at each step); another account's is cut anew, and correct.
+    assert portfolio.only("A-017") is view
+    other = portfolio.only("A-001")
+    assert other is not view and other.accounts["account_id"].to_list() == ["A-001"]
+    for name, frame in portfolio.tables.items():
+        assert other.tables[name].equals(frame.filter(pl.col("account_id") == "A-001")), name
+    assert portfolio.only("A-017") is not view and portfolio.only("A-017").tables.keys() == view.tables.keys()
 
 
 def test_a_repeated_usage_period_reads_the_same_in_both_paths(synthetic: Path, tmp_path: Path) -> None:
