@@ -105,6 +105,14 @@ def make_portfolio(
     return load_portfolio(root)
 
 
+def settled_portfolio(root: Path) -> Portfolio:
+    """`make_portfolio` with files last changed an hour ago: settled, so a finished ingest vouches for them."""
+    portfolio = make_portfolio(root)
+    for path in portfolio.root.glob("*.csv"):
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    return portfolio
+
+
 def stored_ids(store: Path) -> set[str]:
     client = _client(store)
     return {
@@ -307,9 +315,7 @@ def test_a_store_without_a_state_file_is_checked_per_account_not_embedded_again(
 ) -> None:
     # A store built before the state file existed (or whose ingest was interrupted): searching with the
     # portfolio checks the account's rows against it, finds them unchanged and embeds nothing.
-    portfolio = make_portfolio(tmp_path / "p")
-    for path in portfolio.root.glob("*.csv"):  # settled files: a store can vouch for them
-        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    portfolio = settled_portfolio(tmp_path / "p")
     store = tmp_path / "store"
     ingest(portfolio, progress=False, store_path=store, embedder=embedder)
     assert store_complete(portfolio, store_path=store, embedder=embedder)
@@ -325,9 +331,7 @@ def test_a_store_without_a_state_file_is_checked_per_account_not_embedded_again(
 def test_the_brief_questions_are_embedded_by_the_ingest_and_searched_without_the_model(
     tmp_path: Path, embedder: CountingEmbedder
 ) -> None:
-    portfolio = make_portfolio(tmp_path / "p")
-    for path in portfolio.root.glob("*.csv"):  # settled files: a store can vouch for them
-        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    portfolio = settled_portfolio(tmp_path / "p")
     store = tmp_path / "store"
     ingest(portfolio, progress=False, store_path=store, embedder=embedder)
     state = read_state(store)
