@@ -639,12 +639,16 @@ def _known_query_vectors(where: StoreLocation, embedder: Embedder) -> dict[str, 
     if state is None or state.model != embedder.model_name:
         return {}
     try:
-        return {
+        vectors = {
             query: np.frombuffer(base64.b64decode(encoded, validate=True), dtype="<f4").astype(np.float32)
             for query, encoded in state.query_vectors.items()
         }
     except ValueError:  # a damaged state: embed the queries instead
         return {}
+    sizes = {v.shape[0] for v in vectors.values()}
+    if len(sizes) > 1 or not all(np.isfinite(v).all() and v.any() for v in vectors.values()):
+        return {}
+    return vectors
 
 
 def store_complete(portfolio: Portfolio, *, store_path: Path | None = None, embedder: Embedder | None = None) -> bool:
@@ -1147,12 +1151,13 @@ def _search(
     wanted = k * 4  # chunks of one evidence row collapse into one hit
     index = bm25.Index.build(docs.texts, light_stem) if method in ("bm25", "hybrid") else None
     known = _known_query_vectors(location, embedder) if method in ("vector", "hybrid") else {}
+    width = docs.embeddings.shape[1:] if docs.embeddings is not None else None  # a kept vector must fit
     out: list[list[Hit]] = []
     for query in queries:
         ranked: list[list[_Candidate]] = []
         if method in ("vector", "hybrid"):
             query_vector = known.get(query.strip())
-            if query_vector is None:
+            if query_vector is None or (width is not None and query_vector.shape != width):
                 query_vector = np.asarray(embedder.query_vector(query.strip()), dtype=np.float32)
             ranked.append(_vector_ranking(collection, docs, query_vector, where, wanted))
         if index is not None:

@@ -367,8 +367,11 @@ def test_damaged_kept_vectors_are_not_used(tmp_path: Path, embedder: CountingEmb
     assert state is not None
     question = BRIEF_QUERIES["general"]
     expected = search("A-1", question, as_of=AS_OF, store_path=store, embedder=embedder)
-    damaged = {q: "not base64!" for q in state.query_vectors}
-    (store / STATE_FILE).write_text(state.model_copy(update={"query_vectors": damaged}).model_dump_json())
-    embedder.queries = 0
-    assert search("A-1", question, as_of=AS_OF, store_path=store, embedder=embedder) == expected
-    assert embedder.queries == 1
+    short = base64.b64encode(np.ones(7, dtype="<f4").tobytes()).decode()  # vectors of another length
+    not_finite = base64.b64encode(np.full(384, np.nan, dtype="<f4").tobytes()).decode()
+    for damage in ("not base64!", "AAAAAAA=", short, not_finite):
+        damaged = dict.fromkeys(state.query_vectors, damage)
+        (store / STATE_FILE).write_text(state.model_copy(update={"query_vectors": damaged}).model_dump_json())
+        embedder.queries = 0
+        assert search("A-1", question, as_of=AS_OF, store_path=store, embedder=embedder) == expected, damage
+        assert embedder.queries == 1, damage
