@@ -1151,7 +1151,8 @@ def _search(
     wanted = k * 4  # chunks of one evidence row collapse into one hit
     index = bm25.Index.build(docs.texts, light_stem) if method in ("bm25", "hybrid") else None
     known = _known_query_vectors(location, embedder) if method in ("vector", "hybrid") else {}
-    width = docs.embeddings.shape[1:] if docs.embeddings is not None else None  # a kept vector must fit
+    # A kept vector must fit the chunks' (no chunks, no vectors: nothing to compare, nothing to rank).
+    width = docs.embeddings.shape[1:] if docs.embeddings is not None and docs.embeddings.ndim == 2 else None
     out: list[list[Hit]] = []
     for query in queries:
         ranked: list[list[_Candidate]] = []
