@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,13 +29,18 @@ def loading_modules() -> Iterator[None]:
     classes, functions and tables it creates live as long as the process. The collector is paused while
     they are created, instead of walking the growing heap again and again (a third of a second of a sample
     brief), and they are frozen (`gc.freeze`) before it resumes, so that no collection walks them: not even
-    the first one, which would otherwise find them all in its young generation."""
+    the first one, which would otherwise find them all in its young generation. When everything was loaded
+    already (a second brief in the same process), it only pauses the collector for the block."""
+    loaded = len(sys.modules)
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        # Only when modules were loaded: a long-running process (`riskbrief serve`) passes here on every
+        # brief, and freezing each time would keep whatever else was alive out of collection for good.
+        if len(sys.modules) > loaded:
+            gc.freeze()
         if enabled:
             gc.enable()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import subprocess
 import sys
@@ -55,9 +56,11 @@ def test_gc_paused_restores_the_collector() -> None:
 
 def test_loading_modules_collects_nothing_then_freezes_what_it_built(collections: list[int]) -> None:
     frozen_before = gc.get_freeze_count()
+    sys.modules.pop("tools.sample", None)  # a module to load in the block
     try:
         with loading_modules():
             collections.clear()  # any collection before the block does not count
+            importlib.import_module("tools.sample")
             # Ten times the first generation's threshold of new containers: collections would run without the pause.
             built = [{"n": [i]} for i in range(10 * gc.get_threshold()[0])]
             assert not gc.isenabled()
@@ -143,3 +146,14 @@ def test_the_cli_registers_the_exit_freeze() -> None:
         """
     )
     assert out.splitlines()[-1] == "freeze registered: True"
+
+
+def test_loading_modules_freezes_nothing_when_nothing_new_was_loaded() -> None:
+    """A second brief in a long-running process: its imports are lookups, and what else is alive then (a
+    request's objects) must stay collectable."""
+    importlib.import_module("tools.sample")  # loaded before the block
+    frozen_before = gc.get_freeze_count()
+    alive = [[i] for i in range(1000)]
+    with loading_modules():
+        importlib.import_module("tools.sample")
+    assert gc.get_freeze_count() == frozen_before and gc.isenabled() and alive
