@@ -396,13 +396,56 @@ def _new_remote_client(url: str) -> ClientAPI:
     chromadb = _chromadb()
     from chromadb.config import Settings
 
+    token = workspace.chroma_token()
+    if token and not url.startswith("https://") and not _loopback(url):
+        raise InputError(
+            f"RISKBRIEF_CHROMA_TOKEN is set but the Chroma server at {_public_url(url)} is plain http: the token "
+            "would cross the network readable by anyone on the way. Use its https:// URL."
+        )
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
         client: ClientAPI = chromadb.HttpClient(
-            host=url, ssl=url.startswith("https://"), settings=Settings(anonymized_telemetry=False)
+            host=url, ssl=url.startswith("https://"), headers=headers, settings=Settings(anonymized_telemetry=False)
         )
     except Exception as exc:
-        raise _unreachable(url, exc) from None
+        raise _refused(url, headers) or _unreachable(url, exc) from None
     return client
+
+
+def _loopback(url: str) -> bool:
+    """True for a URL on this machine (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refused(url: str, headers: dict[str, str] | None) -> DependencyError | None:
+    """After a failed connection: the error to show when the server (or the proxy in front of it) refuses
+    riskbrief's credentials, which Chroma's client reports only as the response's text. Never shows the
+    token."""
+    import httpx
+
+    try:
+        status = httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", headers=headers, timeout=10).status_code
+    except httpx.HTTPError:
+        return None
+    if status not in (401, 403):
+        return None
+    if headers:
+        return DependencyError(
+            f"the Chroma server at {_public_url(url)} refused the token in RISKBRIEF_CHROMA_TOKEN (HTTP {status})"
+        )
+    return DependencyError(
+        f"the Chroma server at {_public_url(url)} asks for credentials (HTTP {status}): "
+        "set RISKBRIEF_CHROMA_TOKEN to a token it accepts"
+    )
 
 
 def _unreachable(url: str, exc: BaseException) -> DependencyError:

@@ -58,6 +58,12 @@ def chroma_url() -> str | None:
     return os.environ.get("RISKBRIEF_CHROMA_URL") or _servers["chroma_url"]
 
 
+def chroma_token() -> str | None:
+    """A bearer token for the team's Chroma server, when an authenticating proxy stands in front of it
+    (`RISKBRIEF_CHROMA_TOKEN`; from the environment only, so the secret never sits in riskbrief.toml)."""
+    return os.environ.get("RISKBRIEF_CHROMA_TOKEN") or None
+
+
 def home() -> Path:
     """The workspace folder, created private (0700) on first use."""
     env = os.environ.get("RISKBRIEF_HOME")

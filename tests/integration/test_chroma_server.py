@@ -7,12 +7,16 @@ One `chroma run` subprocess serves the module, started offline (tests/servers.py
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from conftest import write_tiny_portfolio
@@ -194,3 +198,89 @@ def test_a_server_that_stops_mid_way_is_a_dependency_error(
     # the client made while it ran is still cached: its next request finds nobody
     with pytest.raises(DependencyError, match=f"cannot reach the Chroma server at {url}"):
         search("A-017", "exports", as_of=AS_OF)
+
+
+# ------------------------------------------------------------------ a token-checking proxy in front
+
+TOKEN = "s3cret-team-token"
+
+
+class _TokenProxy(BaseHTTPRequestHandler):
+    """What a team puts in front of `chroma run` (Envoy, nginx): requests without the bearer token get 403
+    and Chroma never sees them; the others are forwarded as they came."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+
+    def _reply(self, status: int, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self._reply(403, b"RBAC: access denied")
+            return
+        skip = {"host", "authorization", "content-length", "connection", "transfer-encoding"}
+        sent = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+        answer = httpx.request(self.command, self.upstream + self.path, content=body, headers=sent, timeout=60)
+        kept = [
+            (k, v)
+            for k, v in answer.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")
+        ]
+        self._reply(answer.status_code, answer.content, kept)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def behind_proxy(on_server: str) -> Iterator[str]:
+    """The module's server behind a token-checking proxy on another free port; yields the proxy's URL."""
+    handler = type("Proxy", (_TokenProxy,), {"upstream": on_server.rstrip("/")})
+    proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_address[1]}"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_a_token_reaches_a_server_behind_an_authenticating_proxy(
+    behind_proxy: str, on_server: str, portfolio: Path, home: Path
+) -> None:
+    env = {"RISKBRIEF_HOME": str(home), "RISKBRIEF_CHROMA_URL": behind_proxy}
+    ingested = riskbrief("ingest", "--data", str(portfolio), env={**env, "RISKBRIEF_CHROMA_TOKEN": TOKEN})
+    assert ingested.returncode == 0, ingested.stderr
+    args = ("search", "A-017", "exports keep timing out", "--data", str(portfolio), "--format", "json")
+    through = riskbrief(*args, env={**env, "RISKBRIEF_CHROMA_TOKEN": TOKEN})
+    direct = riskbrief(*args, env={**env, "RISKBRIEF_CHROMA_URL": on_server})
+    assert through.returncode == 0 and direct.returncode == 0, through.stderr + direct.stderr
+    assert json.loads(through.stdout) == json.loads(direct.stdout) and json.loads(through.stdout)
+
+    # No token, or another one: exit 3, one line that says what to do and never shows a token.
+    for token, expected in (("", "asks for credentials (HTTP 403): set RISKBRIEF_CHROMA_TOKEN"), ("wrong", "refused")):
+        refused = riskbrief(*args, env={**env, "RISKBRIEF_CHROMA_TOKEN": token})
+        assert refused.returncode == 3, refused.stderr
+        [line] = refused.stderr.strip().splitlines()
+        assert f"the Chroma server at {behind_proxy}" in line and expected in line, line
+        assert TOKEN not in line and ("wrong" not in line or not token)
+
+
+def test_a_token_is_never_sent_in_clear_to_another_machine(portfolio: Path, home: Path) -> None:
+    remote = "http://10.255.255.1:8000"  # never contacted: refused before any connection
+    env = {"RISKBRIEF_HOME": str(home), "RISKBRIEF_CHROMA_URL": remote, "RISKBRIEF_CHROMA_TOKEN": TOKEN}
+    result = riskbrief("search", "A-017", "exports", "--data", str(portfolio), env=env)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "plain http" in line and "https://" in line and TOKEN not in line
