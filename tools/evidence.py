@@ -397,6 +397,42 @@ class _People:
         return self.roles.get((account_id, name))
 
 
+def _worded(
+    rid: str,
+    kind: str,
+    day: str,
+    account_id: str,
+    words: str,
+    *,
+    voice: Voice,
+    author_role: str,
+    author: str | None = None,
+    speaker: str | None = None,
+    account_name: str = "",
+    note: bool = False,
+    fields: RecordFields | None = None,
+    with_spans: bool,
+) -> EvidenceRecord:
+    """A record of someone's words, split into spans by who speaks (`voice` unless a span says otherwise);
+    `with_spans=False` leaves them unsplit."""
+    spans = (
+        _spans(rid, words, default_voice=voice, speaker=speaker, account_name=account_name, note=note)
+        if with_spans
+        else []
+    )
+    return EvidenceRecord(
+        id=rid,
+        kind=kind,
+        date=day,
+        account_id=account_id,
+        author=author,
+        author_role=author_role,
+        text=words,
+        spans=spans,
+        fields=fields,
+    )
+
+
 def ticket_record(
     ticket_id: str,
     account_id: str,
@@ -416,16 +452,15 @@ def ticket_record(
     words = _join(subject, body)
     if not words:
         return None
-    return EvidenceRecord(
-        id=rid,
-        kind="ticket",
-        date=opened_at,
-        account_id=account_id,
+    return _worded(
+        rid,
+        "ticket",
+        opened_at,
+        account_id,
+        words,
+        voice="customer",
         author_role="customer",
-        text=words,
-        spans=_spans(rid, words, default_voice="customer", speaker=None, account_name="", note=False)
-        if with_spans
-        else [],
+        with_spans=with_spans,
         fields=TicketFields(
             priority=priority,
             status=status,
@@ -453,17 +488,19 @@ def note_record(
     words = _join(text)
     if not words:
         return None
-    return EvidenceRecord(
-        id=rid,
-        kind="note",
-        date=day,
-        account_id=account_id,
+    return _worded(
+        rid,
+        "note",
+        day,
+        account_id,
+        words,
+        voice="csm",
         author=author,
         author_role=author_role or "csm",
-        text=words,
-        spans=_spans(rid, words, default_voice="csm", speaker=author, account_name=account_name, note=True)
-        if with_spans
-        else [],
+        speaker=author,
+        account_name=account_name,
+        note=True,
+        with_spans=with_spans,
     )
 
 
@@ -484,16 +521,15 @@ def objection_record(
     words = _join(objection)
     if not words:
         return None
-    return EvidenceRecord(
-        id=rid,
-        kind="opportunity",
-        date=stage_entered_on,
-        account_id=account_id,
+    return _worded(
+        rid,
+        "opportunity",
+        stage_entered_on,
+        account_id,
+        words,
+        voice="customer",
         author_role="customer",
-        text=words,
-        spans=_spans(rid, words, default_voice="customer", speaker=None, account_name="", note=False)
-        if with_spans
-        else [],
+        with_spans=with_spans,
         fields=OpportunityFields(
             opportunity_kind=opportunity_kind,
             stage=stage,
@@ -522,17 +558,17 @@ def survey_record(
     words = _join(comment)
     if not words:
         return None
-    return EvidenceRecord(
-        id=rid,
-        kind="survey",
-        date=day,
-        account_id=account_id,
+    return _worded(
+        rid,
+        "survey",
+        day,
+        account_id,
+        words,
+        voice="customer",
         author=respondent,
         author_role=respondent_role or "customer",
-        text=words,
-        spans=_spans(rid, words, default_voice="customer", speaker=respondent, account_name="", note=False)
-        if with_spans
-        else [],
+        speaker=respondent,
+        with_spans=with_spans,
         fields=SurveyFields(survey_kind=survey_kind, score=score, respondent=respondent),
     )
 
@@ -555,24 +591,17 @@ def email_record(
     if not words:
         return None
     inbound = direction == "inbound"
-    return EvidenceRecord(
-        id=rid,
-        kind="email",
-        date=sent_at,
-        account_id=account_id,
+    return _worded(
+        rid,
+        "email",
+        sent_at,
+        account_id,
+        words,
+        voice="customer" if inbound else "csm",
         author=contact_name if inbound else csm,
         author_role=(contact_role or "customer") if inbound else "csm",
-        text=words,
-        spans=_spans(
-            rid,
-            words,
-            default_voice="customer" if inbound else "csm",
-            speaker=contact_name if inbound else None,
-            account_name="",
-            note=False,
-        )
-        if with_spans
-        else [],
+        speaker=contact_name if inbound else None,
+        with_spans=with_spans,
         fields=EmailFields(direction=direction, contact_name=contact_name, contact_role=contact_role, subject=words),
     )
 
