@@ -17,6 +17,7 @@ answers only requests addressed to this machine (127.0.0.1 / localhost).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -450,32 +451,35 @@ def create_app(home: Path | None = None) -> Starlette:
             first = exc.errors()[0]
             raise InputError(str(first["msg"]).removeprefix("Value error, ")) from None
 
-    def do_decide(review_id: str, ctx: Ctx, form: Form) -> tuple[int, str | None]:
+    def do_decide(review_id: str, ctx: Ctx, form: Form) -> None:
         from agent.cli_agent import decide_review, load_review
 
         brief = load_review(review_id).brief
         decision = _decision(ctx, brief, form)
         decide_review(review_id, decision, require_ack=True)
-        return 303, None
 
-    async def decide(request: Request) -> Response:
-        ctx = await run_in_threadpool(_context, request)
-        refused = gate(request, ctx)
-        if refused is not None:
-            return refused
-        form = await post_form(request, ctx)
-        if isinstance(form, Response):
-            return form
-        review_id = request.path_params["review_id"]
-        try:
-            await run_in_threadpool(do_decide, review_id, ctx, form)
-        except NotAllowed as exc:
-            return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), 403)
-        except ReviewConflict as exc:  # decided already (or concurrently, by someone else), or superseded
-            return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), 409)
-        except InputError as exc:
-            return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), 400)
-        return _finish(RedirectResponse(f"/reviews/{review_id}?done=decided", status_code=303), ctx)
+    def review_action(act: Callable[[str, Ctx, Form], object], done: str) -> Callable[[Request], Awaitable[Response]]:
+        """A form posted on one review (its decision, its outcome): the gate and the form's checks, then `act`
+        in a worker thread. A refusal shows the review again with the form as filled and the reason: 403 not
+        allowed, 409 decided already (or at the same moment by someone else) or superseded, 400 bad input."""
+
+        async def endpoint(request: Request) -> Response:
+            ctx = await run_in_threadpool(_context, request)
+            refused = gate(request, ctx)
+            if refused is not None:
+                return refused
+            form = await post_form(request, ctx)
+            if isinstance(form, Response):
+                return form
+            review_id = request.path_params["review_id"]
+            try:
+                await run_in_threadpool(act, review_id, ctx, form)
+            except InputError as exc:
+                status = 403 if isinstance(exc, NotAllowed) else 409 if isinstance(exc, ReviewConflict) else 400
+                return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), status)
+            return _finish(RedirectResponse(f"/reviews/{review_id}?done={done}", status_code=303), ctx)
+
+        return endpoint
 
     def form_error(request: Request, ctx: Ctx, review_id: str, form: Form, message: str, status: int) -> Response:
         try:
@@ -509,22 +513,8 @@ def create_app(home: Path | None = None) -> Starlette:
             )
         )
 
-    async def outcome(request: Request) -> Response:
-        ctx = await run_in_threadpool(_context, request)
-        refused = gate(request, ctx)
-        if refused is not None:
-            return refused
-        form = await post_form(request, ctx)
-        if isinstance(form, Response):
-            return form
-        review_id = request.path_params["review_id"]
-        try:
-            await run_in_threadpool(do_outcome, review_id, ctx, form)
-        except NotAllowed as exc:
-            return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), 403)
-        except InputError as exc:
-            return await run_in_threadpool(form_error, request, ctx, review_id, form, str(exc), 400)
-        return _finish(RedirectResponse(f"/reviews/{review_id}?done=outcome", status_code=303), ctx)
+    decide = review_action(do_decide, "decided")
+    outcome = review_action(do_outcome, "outcome")
 
     # ------------------------------------------------------------------------------------ report
 
