@@ -6,12 +6,17 @@ import csv
 import importlib.util
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tools import workspace
+
+if TYPE_CHECKING:
+    from agent.config import AgentContext
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,9 +184,26 @@ def write_tiny_portfolio(root: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def tiny_portfolio(tmp_path: Path) -> Path:
-    return write_tiny_portfolio(tmp_path / "portfolio")
+TINY_CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def tiny_portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny portfolio, written once per test module."""
+    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
+
+
+@pytest.fixture(scope="module")
+def tiny_context(tiny_portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
+    """An offline run context for the tiny portfolio, once per test module: its own evidence store (embedding
+    is the slow part) and the clock stopped at TINY_CLOCK. Not named `context`: pytest-playwright has one."""
+    from agent.config import AgentContext
+    from tools import retrieval
+    from tools.portfolio import load_portfolio
+
+    store = tmp_path_factory.mktemp("store") / "chroma"
+    retrieval.ingest(load_portfolio(tiny_portfolio), progress=False, store_path=store)
+    return AgentContext(now=lambda: TINY_CLOCK, store_path=str(store))
 
 
 @pytest.fixture

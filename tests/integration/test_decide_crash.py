@@ -15,12 +15,10 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tiny_portfolio
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
@@ -29,26 +27,11 @@ from agent.cli_agent import decide_review, run_brief
 from agent.config import AgentContext
 from agent.graph import checkpointed_graph
 from agent.review import CRASH_AT, CRASH_EXIT, DECIDE_STEPS, ReviewDecision
-from tools import retrieval
 from tools.errors import InputError
-from tools.portfolio import load_portfolio
 
 pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
-CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EDITS = {"risk_category": "relationship/stakeholder"}
-
-
-@pytest.fixture(scope="module")
-def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
-
-
-@pytest.fixture(scope="module")
-def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
-    store = tmp_path_factory.mktemp("store") / "chroma"
-    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=store)
-    return AgentContext(now=lambda: CLOCK, store_path=str(store))
 
 
 def cli(*args: str, home: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -93,9 +76,14 @@ def events(review_id: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("step", DECIDE_STEPS)
 def test_a_decide_killed_after_any_step_is_finished_by_a_retry_from_a_new_process(
-    step: str, home: Path, portfolio: Path, context: AgentContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    step: str,
+    home: Path,
+    tiny_portfolio: Path,
+    tiny_context: AgentContext,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    review_id = run_brief("A-017", portfolio, context=context, review_id=f"rv-A-017-{step}").review_id
+    review_id = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id=f"rv-A-017-{step}").review_id
     edit = tmp_path / "edit.json"
     edit.write_text(json.dumps(EDITS), encoding="utf-8")
     decide = ("review", "decide", review_id, "--edit", str(edit), "--ack-stops", "--reviewer", "Priya Patel")
@@ -131,14 +119,14 @@ def test_a_decide_killed_after_any_step_is_finished_by_a_retry_from_a_new_proces
 
 @pytest.mark.parametrize("step", [s for s in DECIDE_STEPS if s not in ("apply", "finish")])
 def test_a_different_decision_after_a_crash_finishes_the_first_and_is_refused(
-    step: str, home: Path, portfolio: Path, context: AgentContext
+    step: str, home: Path, tiny_portfolio: Path, tiny_context: AgentContext
 ) -> None:
-    review_id = run_brief("A-017", portfolio, context=context, review_id=f"rv-A-017-r{step}").review_id
+    review_id = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id=f"rv-A-017-r{step}").review_id
     reject = ("review", "decide", review_id, "--reject", "--reviewer", "Sam Lee", "--reason", "stale data")
     assert cli(*reject, home=home, crash_at=step).returncode == CRASH_EXIT
     approve = ReviewDecision(decision="approve", reviewer="Priya Patel", decided_at="t9", option=1)
     with pytest.raises(InputError, match=r"already decided \(rejected by Sam Lee at"):
-        decide_review(review_id, approve, context)
+        decide_review(review_id, approve, tiny_context)
     assert review.get_review(review_id).status == "rejected"
     assert review.table_counts(review_id) == {"review_tasks": 0, "actions": 0, "edits": 0, "events": 1}
     assert events(review_id)[0]["reason"] == "stale data" and graph_next(review_id) == ()
@@ -146,12 +134,12 @@ def test_a_different_decision_after_a_crash_finishes_the_first_and_is_refused(
 
 def test_an_unexpected_exception_mid_decide_exits_4_on_one_line_and_the_retry_finishes(
     home: Path,
-    portfolio: Path,
-    context: AgentContext,
+    tiny_portfolio: Path,
+    tiny_context: AgentContext,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    review_id = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-internal").review_id
+    review_id = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-internal").review_id
     decide = ("review", "decide", review_id, "--approve", "--ack-stops", "--reviewer", "Priya Patel")
     real_apply = review.apply_approved
 
@@ -190,14 +178,14 @@ def test_an_unexpected_exception_mid_decide_exits_4_on_one_line_and_the_retry_fi
 )
 def test_hostile_decide_input_is_one_escaped_line_exit_2_and_claims_nothing(
     home: Path,
-    portfolio: Path,
-    context: AgentContext,
+    tiny_portfolio: Path,
+    tiny_context: AgentContext,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     args: list[str],
     message: str,
 ) -> None:
-    review_id = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-hostile").review_id
+    review_id = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-hostile").review_id
     (tmp_path / "deep.json").write_text("[" * 200_000, encoding="utf-8")
     (tmp_path / "field.json").write_text(json.dumps({"mood\x1b[5m": "grim"}), encoding="utf-8")
     files = {"deep": tmp_path / "deep.json", "folder": tmp_path, "field": tmp_path / "field.json"}

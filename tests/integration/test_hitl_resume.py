@@ -14,12 +14,10 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tiny_portfolio
 from langgraph.types import Command
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
@@ -29,25 +27,10 @@ from agent.config import AgentContext
 from agent.graph import Compiled, checkpointed_graph, sqlite_graph
 from agent.review import HITL_DEFAULT_REVIEWER, ReviewDecision
 from agent.state import InputState
-from tools import retrieval, workspace
+from tools import workspace
 from tools.errors import InputError
-from tools.portfolio import load_portfolio
 
 pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
-
-CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
-
-
-@pytest.fixture(scope="module")
-def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
-    store = tmp_path_factory.mktemp("store") / "chroma"
-    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=store)
-    return AgentContext(now=lambda: CLOCK, store_path=str(store))
 
 
 def config(thread: str) -> Any:
@@ -75,9 +58,9 @@ def resume(graph: Compiled, thread: str, value: Any, context: AgentContext) -> d
 
 
 def test_the_interrupt_carries_the_human_in_the_loop_request(
-    home: Path, portfolio: Path, context: AgentContext
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext
 ) -> None:
-    run = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-hitl0001")
+    run = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-hitl0001")
     with local_graph() as graph:
         payload = pending(graph, run.review_id)
     assert payload["review_id"] == run.review_id and payload["status"] == "awaiting_review"
@@ -92,10 +75,12 @@ def test_the_interrupt_carries_the_human_in_the_loop_request(
     json.dumps(payload)  # plain JSON: any server can store and show it
 
 
-def test_accept_approves_and_a_list_of_one_response_works(home: Path, portfolio: Path, context: AgentContext) -> None:
-    run = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-hitl0002")
+def test_accept_approves_and_a_list_of_one_response_works(
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext
+) -> None:
+    run = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-hitl0002")
     with local_graph() as graph:
-        values = resume(graph, run.review_id, [{"type": "accept", "args": None}], context)
+        values = resume(graph, run.review_id, [{"type": "accept", "args": None}], tiny_context)
     decision = ReviewDecision.model_validate(values["decision"])
     assert (decision.decision, decision.triage, decision.option) == ("approve", "investigate", None)
     assert decision.reviewer == HITL_DEFAULT_REVIEWER and values["event_logged"]
@@ -107,23 +92,25 @@ def test_accept_approves_and_a_list_of_one_response_works(home: Path, portfolio:
     [({"type": "response", "args": "signals are stale"}, "signals are stale"), ({"type": "ignore"}, "ignored")],
 )
 def test_respond_and_ignore_reject(
-    home: Path, portfolio: Path, context: AgentContext, response: dict[str, Any], reason: str
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, response: dict[str, Any], reason: str
 ) -> None:
-    run = run_brief("A-017", portfolio, context=context, review_id=f"rv-A-017-{response['type']}")
+    run = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id=f"rv-A-017-{response['type']}")
     with local_graph() as graph:
-        values = resume(graph, run.review_id, response, context)
+        values = resume(graph, run.review_id, response, tiny_context)
     decision = ReviewDecision.model_validate(values["decision"])
     assert (decision.decision, decision.reason) == ("reject", reason)
     assert review.table_counts(run.review_id) == {"review_tasks": 0, "actions": 0, "edits": 0, "events": 1}
 
 
-def test_edit_changes_fields_and_carries_triage_and_option(home: Path, portfolio: Path, context: AgentContext) -> None:
-    run = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-hitl0003")
+def test_edit_changes_fields_and_carries_triage_and_option(
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext
+) -> None:
+    run = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-hitl0003")
     with local_graph() as graph:
         args = dict(pending(graph, run.review_id)["action_request"]["args"])
         args.update(risk_category="relationship/stakeholder", triage="monitor", option=2, reviewer="Priya Patel")
         values = resume(
-            graph, run.review_id, {"type": "edit", "args": {"action": "review_risk_brief", "args": args}}, context
+            graph, run.review_id, {"type": "edit", "args": {"action": "review_risk_brief", "args": args}}, tiny_context
         )
     decision = ReviewDecision.model_validate(values["decision"])
     assert decision.decision == "edit" and decision.edits == {"risk_category": "relationship/stakeholder"}
@@ -132,64 +119,69 @@ def test_edit_changes_fields_and_carries_triage_and_option(home: Path, portfolio
     assert values["applied"][:2] == ["review_task", "status_change:monitoring"]
 
 
-def test_an_invalid_resume_interrupts_again_with_the_error(home: Path, portfolio: Path, context: AgentContext) -> None:
-    run = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-hitl0004")
+def test_an_invalid_resume_interrupts_again_with_the_error(
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext
+) -> None:
+    run = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-hitl0004")
     thread = run.review_id
     with local_graph() as graph:
         args = dict(pending(graph, thread)["action_request"]["args"])
         bad_option = [{**o, "kind": "send_gift_card"} for o in args["next_action_options"]]
-        resume(graph, thread, {"type": "edit", "args": {**args, "next_action_options": bad_option}}, context)
+        resume(graph, thread, {"type": "edit", "args": {**args, "next_action_options": bad_option}}, tiny_context)
         first = pending(graph, thread)
         assert "'send_gift_card' is not in the options catalogue" in first["error"]
         assert first["description"].startswith("Your last answer was refused:")
         resume(
-            graph, thread, {"decision": "approve", "reviewer": "Priya Patel", "decided_at": "t1", "option": 9}, context
+            graph,
+            thread,
+            {"decision": "approve", "reviewer": "Priya Patel", "decided_at": "t1", "option": 9},
+            tiny_context,
         )
         assert "--option 9: the brief has 3 next-action options" in pending(graph, thread)["error"]
-        resume(graph, thread, {"type": "respond", "args": "  "}, context)
+        resume(graph, thread, {"type": "respond", "args": "  "}, tiny_context)
         assert "args is the reason" in pending(graph, thread)["error"]
-        resume(graph, thread, "yes", context)
+        resume(graph, thread, "yes", tiny_context)
         assert "not str" in pending(graph, thread)["error"]
         assert review.get_review(thread).status == "awaiting_review"  # nothing was decided or applied
         assert review.table_counts(thread) == {"review_tasks": 0, "actions": 0, "edits": 0, "events": 0}
-        values = resume(graph, thread, {"type": "edit", "args": {"triage": "escalate", "option": 1}}, context)
+        values = resume(graph, thread, {"type": "edit", "args": {"triage": "escalate", "option": 1}}, tiny_context)
     decision = ReviewDecision.model_validate(values["decision"])
     assert (decision.decision, decision.triage, decision.option) == ("approve", "escalate", 1)
     assert values["event_logged"] and review.table_counts(thread)["events"] == 1
 
 
 def test_an_edit_citing_another_accounts_evidence_is_refused(
-    home: Path, portfolio: Path, context: AgentContext
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext
 ) -> None:
-    run = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-hitl0005")
+    run = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-hitl0005")
     with local_graph() as graph:
         args = dict(pending(graph, run.review_id)["action_request"]["args"])
         cause = {"cause": "They love the reports", "evidence_ids": ["note:N-9"], "quote": "we love the new reports"}
-        resume(graph, run.review_id, {"type": "edit", "args": {**args, "confirmed_causes": [cause]}}, context)
+        resume(graph, run.review_id, {"type": "edit", "args": {**args, "confirmed_causes": [cause]}}, tiny_context)
         assert "'note:N-9' is not evidence of account A-017" in pending(graph, run.review_id)["error"]
 
 
 def test_with_reviewers_a_resume_must_name_one_who_may_decide(
-    home: Path, portfolio: Path, context: AgentContext
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext
 ) -> None:
     reviewers.add_reviewer("Morgan Diaz", "manager")
     reviewers.add_reviewer("Sam Lee", "csm")
-    run = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-hitl0006")
+    run = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-hitl0006")
     thread = run.review_id
     with local_graph() as graph:
         payload = pending(graph, thread)
         assert payload["config"]["allow_accept"] is False  # accept can't say who decides
-        resume(graph, thread, {"type": "accept"}, context)
+        resume(graph, thread, {"type": "accept"}, tiny_context)
         assert f"'{HITL_DEFAULT_REVIEWER}' is not a reviewer of this workspace" in pending(graph, thread)["error"]
-        resume(graph, thread, {"type": "edit", "args": {"reviewer": "Sam Lee"}}, context)
+        resume(graph, thread, {"type": "edit", "args": {"reviewer": "Sam Lee"}}, tiny_context)
         assert "Sam Lee (csm) decides reviews of Sam Lee's accounts" in pending(graph, thread)["error"]
-        resume(graph, thread, {"type": "edit", "args": {"reviewer": "Morgan Diaz", "option": 3}}, context)
+        resume(graph, thread, {"type": "edit", "args": {"reviewer": "Morgan Diaz", "option": 3}}, tiny_context)
         assert "the brief is not ready: acknowledge each stop reason" in pending(graph, thread)["error"]
         values = resume(
             graph,
             thread,
             {"type": "edit", "args": {"reviewer": "Morgan Diaz", "option": 3, "ack_stops": True}},
-            context,
+            tiny_context,
         )
     decision = ReviewDecision.model_validate(values["decision"])
     assert decision.reviewer == "Morgan Diaz" and decision.option == 3
@@ -197,15 +189,15 @@ def test_with_reviewers_a_resume_must_name_one_who_may_decide(
 
 
 def test_a_review_whose_graph_runs_elsewhere_is_listed_shown_and_decided_once(
-    home: Path, portfolio: Path, context: AgentContext, tmp_path: Path
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, tmp_path: Path
 ) -> None:
     """As under `langgraph dev`: the server keeps the checkpoints; the workspace knows the review from its
     review step. `review decide` (or the inbox) decides it from the store; resuming the server's thread
     afterwards, with anything, finishes it with that decision and applies nothing twice."""
     thread = str(uuid.uuid4())
-    start = InputState(account_id="A-017", data_dir=str(portfolio))
+    start = InputState(account_id="A-017", data_dir=str(tiny_portfolio))
     with sqlite_graph(tmp_path / "server-checkpoints.sqlite") as server:
-        server.invoke(start, config(thread), context=context)
+        server.invoke(start, config(thread), context=tiny_context)
         assert server.get_state(config(thread)).next == ("request_review",)
         assert thread in [r.review_id for r in review.list_reviews()]
         paused = load_review(thread)
@@ -214,35 +206,35 @@ def test_a_review_whose_graph_runs_elsewhere_is_listed_shown_and_decided_once(
         decision = ReviewDecision(
             decision="approve", reviewer="Priya Patel", decided_at="2026-11-20T10:00:00+00:00", option=1
         )
-        result = decide_review(thread, decision, context)
+        result = decide_review(thread, decision, tiny_context)
         assert result.graph_elsewhere and result.applied[0] == "review_task"
         counts = review.table_counts(thread)
         assert counts == {"review_tasks": 1, "actions": 2, "edits": 0, "events": 1}
         assert review.get_review(thread).status == "approved"
         with pytest.raises(InputError, match="already decided"):
-            decide_review(thread, decision.model_copy(update={"decided_at": "later"}), context)
+            decide_review(thread, decision.model_copy(update={"decided_at": "later"}), tiny_context)
 
-        values = resume(server, thread, {"type": "ignore"}, context)  # someone resumes the server's thread
+        values = resume(server, thread, {"type": "ignore"}, tiny_context)  # someone resumes the server's thread
     assert ReviewDecision.model_validate(values["decision"]).decision == "approve"  # the store's decision holds
     assert values["event_logged"] and review.table_counts(thread) == counts
 
 
 def test_the_workspace_comes_from_store_home_when_nothing_else_names_it(
-    portfolio: Path, context: AgentContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_portfolio: Path, tiny_context: AgentContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    for csv in portfolio.glob("*.csv"):
+    for csv in tiny_portfolio.glob("*.csv"):
         (data / csv.name).write_bytes(csv.read_bytes())
-    toml = (portfolio / "riskbrief.toml").read_text(encoding="utf-8")
+    toml = (tiny_portfolio / "riskbrief.toml").read_text(encoding="utf-8")
     (data / "riskbrief.toml").write_text(toml + '\n[store]\nhome = "team-ws"\n', encoding="utf-8")
     monkeypatch.delenv("RISKBRIEF_HOME")
     workspace.set_home(None)
     thread = str(uuid.uuid4())
     with sqlite_graph(tmp_path / "server-checkpoints.sqlite") as server:
-        server.invoke(InputState(account_id="A-017", data_dir=str(data)), config(thread), context=context)
+        server.invoke(InputState(account_id="A-017", data_dir=str(data)), config(thread), context=tiny_context)
         workspace.set_config_home(None)  # a fresh server process: only the review step runs on resume
-        resume(server, thread, {"type": "accept"}, context)
+        resume(server, thread, {"type": "accept"}, tiny_context)
     assert workspace.home() == (data / "team-ws").resolve()
     assert review.store_path() == (data / "team-ws" / "riskbrief.sqlite").resolve()
     assert review.get_review(thread).status == "approved"

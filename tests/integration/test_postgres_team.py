@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import TINY_AS_OF, load_benchmark, write_tiny_portfolio
+from conftest import TINY_AS_OF, load_benchmark
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
@@ -32,21 +32,8 @@ from tools import retrieval, workspace
 from tools.alerts import AlertStore
 from tools.portfolio import load_portfolio
 
-CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EARLIER = date(2026, 11, 19)
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@pytest.fixture(scope="module")
-def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
-
-
-@pytest.fixture(scope="module")
-def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
-    store = tmp_path_factory.mktemp("store") / "chroma"
-    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=store)
-    return AgentContext(now=lambda: CLOCK, store_path=str(store))
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
@@ -74,18 +61,20 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 @pytest.mark.usefixtures("backend")
 def test_concurrent_queue_digest_brief_and_decide_lose_nothing(
-    home: Path, portfolio: Path, context: AgentContext
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext
 ) -> None:
-    retrieval.ingest(load_portfolio(portfolio), progress=False)  # the workspace's store, for `brief`
+    retrieval.ingest(load_portfolio(tiny_portfolio), progress=False)  # the workspace's store, for `brief`
     decided = [
-        run_brief("A-017", portfolio, as_of=EARLIER, context=context, review_id=f"rv-A-017-c{i}").review_id
+        run_brief("A-017", tiny_portfolio, as_of=EARLIER, context=tiny_context, review_id=f"rv-A-017-c{i}").review_id
         for i in range(3)
     ]
-    data = ("--data", str(portfolio), "--as-of", TINY_AS_OF)
+    data = ("--data", str(tiny_portfolio), "--as-of", TINY_AS_OF)
     processes: dict[str, list[subprocess.Popen[str]]] = {
         "queue": [spawn("queue", *data, "--format", "json", home=home) for _ in range(3)],
         "digest": [spawn("digest", *data, "--csm", "Priya Patel", "--format", "json", home=home) for _ in range(3)],
-        "brief": [spawn("brief", "A-017", "--data", str(portfolio), "--format", "json", home=home) for _ in range(3)],
+        "brief": [
+            spawn("brief", "A-017", "--data", str(tiny_portfolio), "--format", "json", home=home) for _ in range(3)
+        ],
         "decide": [
             spawn("review", "decide", r, "--approve", "--reviewer", "Priya Patel", "--ack-stops", home=home)
             for r in [*decided, decided[0]]  # the last one a duplicate, on purpose
@@ -127,12 +116,12 @@ def test_concurrent_queue_digest_brief_and_decide_lose_nothing(
 
 @pytest.mark.usefixtures("backend")
 def test_a_second_brief_returns_the_pending_review_and_fresh_supersedes_it(
-    home: Path, portfolio: Path, context: AgentContext
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext
 ) -> None:
-    first = run_brief("A-017", portfolio, context=context, pending="reuse")
-    again = run_brief("A-017", portfolio, context=context, pending="reuse")
+    first = run_brief("A-017", tiny_portfolio, context=tiny_context, pending="reuse")
+    again = run_brief("A-017", tiny_portfolio, context=tiny_context, pending="reuse")
     assert again.reused and again.review_id == first.review_id
-    fresh = run_brief("A-017", portfolio, context=context, pending="fresh")
+    fresh = run_brief("A-017", tiny_portfolio, context=tiny_context, pending="fresh")
     assert fresh.review_id != first.review_id and fresh.superseded == [first.review_id]
     old = review.get_review(first.review_id)
     assert old.status == "superseded" and old.superseded_by == fresh.review_id
@@ -140,8 +129,8 @@ def test_a_second_brief_returns_the_pending_review_and_fresh_supersedes_it(
         from agent.cli_agent import decide_review
 
         decision = review.ReviewDecision(decision="approve", reviewer="Priya Patel", decided_at="t")
-        decide_review(first.review_id, decision, context, require_ack=False)
-    assert run_brief("A-017", portfolio, context=context, pending="reuse").review_id == fresh.review_id
+        decide_review(first.review_id, decision, tiny_context, require_ack=False)
+    assert run_brief("A-017", tiny_portfolio, context=tiny_context, pending="reuse").review_id == fresh.review_id
 
 
 # ------------------------------------------------------------------------------------------- the inbox
@@ -203,9 +192,9 @@ def inboxes(home: Path) -> Iterator[list[Inbox]]:
 
 @pytest.mark.usefixtures("backend")
 def test_an_inbox_killed_mid_decision_is_finished_once_by_a_retry_on_a_new_server(
-    home: Path, portfolio: Path, context: AgentContext, inboxes: list[Inbox]
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, inboxes: list[Inbox]
 ) -> None:
-    review_id = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-srvcrash").review_id
+    review_id = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-srvcrash").review_id
     crashing = Inbox(home, **{CRASH_AT: "apply"})  # ends itself at once after applying, as kill -9 would
     inboxes.append(crashing)
     with pytest.raises(httpx.TransportError):
@@ -226,11 +215,14 @@ def test_an_inbox_killed_mid_decision_is_finished_once_by_a_retry_on_a_new_serve
 
 @pytest.mark.usefixtures("backend")
 def test_two_reviewers_deciding_one_review_at_once_one_applies_the_other_gets_409(
-    home: Path, portfolio: Path, context: AgentContext, inboxes: list[Inbox]
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, inboxes: list[Inbox]
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    ids = [run_brief("A-017", portfolio, context=context, review_id=f"rv-A-017-race{i}").review_id for i in range(3)]
+    ids = [
+        run_brief("A-017", tiny_portfolio, context=tiny_context, review_id=f"rv-A-017-race{i}").review_id
+        for i in range(3)
+    ]
     one, two = Inbox(home), Inbox(home)  # two servers, one store
     inboxes += [one, two]
     with ThreadPoolExecutor(max_workers=6) as pool:

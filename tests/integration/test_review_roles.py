@@ -11,24 +11,20 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tiny_portfolio
 from pg import backend, postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from agent import review
 from agent.cli import main
 from agent.cli_agent import run_brief
 from agent.config import AgentContext
-from tools import retrieval, workspace
-from tools.portfolio import load_portfolio
+from tools import workspace
 
 pytestmark = pytest.mark.usefixtures("backend")  # every test: on SQLite, then on Postgres
 
-CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 REPORT_KEYS = {
     "accounts_reviewed",
     "risks_confirmed",
@@ -40,18 +36,6 @@ REPORT_KEYS = {
     "median_hours_to_decision",
     "decision_packet_rate",
 }
-
-
-@pytest.fixture(scope="module")
-def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
-
-
-@pytest.fixture(scope="module")
-def context(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> AgentContext:
-    store = tmp_path_factory.mktemp("store") / "chroma"
-    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=store)
-    return AgentContext(now=lambda: CLOCK, store_path=str(store))
 
 
 def riskbrief(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -138,9 +122,9 @@ def test_reviewers_add_prints_the_token_once_and_keeps_only_a_salted_hash(
 
 
 def test_local_mode_says_so_on_every_decision(
-    home: Path, portfolio: Path, context: AgentContext, capsys: pytest.CaptureFixture[str]
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    review_id = brief_id(portfolio, context, "local0001")
+    review_id = brief_id(tiny_portfolio, tiny_context, "local0001")
     # A "not ready" brief needs its stop reasons acknowledged, with or without reviewers configured.
     approve = ("review", "decide", review_id, "--approve", "--reviewer", "Priya Patel")
     code, _, err = riskbrief(*approve, capsys=capsys)
@@ -152,12 +136,12 @@ def test_local_mode_says_so_on_every_decision(
 
 
 def test_roles_decide_who_may_approve_what(
-    home: Path, portfolio: Path, context: AgentContext, capsys: pytest.CaptureFixture[str]
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     riskbrief("reviewers", "add", "Morgan Diaz", "--role", "manager", capsys=capsys)
     riskbrief("reviewers", "add", "Priya Patel", "--role", "csm", capsys=capsys)
     riskbrief("reviewers", "add", "Sam Lee", "--role", "csm", capsys=capsys)
-    first = brief_id(portfolio, context, "roles0001")
+    first = brief_id(tiny_portfolio, tiny_context, "roles0001")
     decide = ("review", "decide", first, "--approve", "--ack-stops")
 
     code, _, err = riskbrief(*decide, "--reviewer", "Eve", capsys=capsys)
@@ -177,7 +161,7 @@ def test_roles_decide_who_may_approve_what(
     decided = json.loads(review.get_review(first).decision_json or "{}")
     assert decided["acknowledged_stops"] and decided["option"] == 1
 
-    second = brief_id(portfolio, context, "roles0002")
+    second = brief_id(tiny_portfolio, tiny_context, "roles0002")
     code, out, _ = riskbrief(
         "review",
         "decide",
@@ -192,7 +176,7 @@ def test_roles_decide_who_may_approve_what(
     )
     assert code == 0 and "approved by Morgan Diaz" in out  # the configured spelling is recorded
 
-    third = brief_id(portfolio, context, "roles0003")
+    third = brief_id(tiny_portfolio, tiny_context, "roles0003")
     code, _, err = riskbrief(
         "review", "decide", third, "--reject", "--reason", "no", "--reviewer", "Sam Lee", capsys=capsys
     )
@@ -212,10 +196,10 @@ def test_roles_decide_who_may_approve_what(
 
 
 def test_accounts_of_lets_a_csm_cover_a_colleague(
-    home: Path, portfolio: Path, context: AgentContext, capsys: pytest.CaptureFixture[str]
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     riskbrief("reviewers", "add", "Alex Kim", "--role", "csm", "--accounts-of", "Priya Patel", capsys=capsys)
-    review_id = brief_id(portfolio, context, "cover0001")
+    review_id = brief_id(tiny_portfolio, tiny_context, "cover0001")
     code, out, _ = riskbrief(
         "review",
         "decide",
@@ -233,14 +217,14 @@ def test_accounts_of_lets_a_csm_cover_a_colleague(
 
 def test_a_token_identifies_the_reviewer(
     home: Path,
-    portfolio: Path,
-    context: AgentContext,
+    tiny_portfolio: Path,
+    tiny_context: AgentContext,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token = token_of(riskbrief("reviewers", "add", "Morgan Diaz", "--role", "manager", capsys=capsys)[1])
     riskbrief("reviewers", "add", "Sam Lee", "--role", "csm", capsys=capsys)
-    review_id = brief_id(portfolio, context, "token0001")
+    review_id = brief_id(tiny_portfolio, tiny_context, "token0001")
     decide = ("review", "decide", review_id, "--approve", "--ack-stops")
     code, _, err = riskbrief(*decide, "--token", token[:-2] + "xx", capsys=capsys)
     one_line_error(code, err, "is not a valid sign-in token")
@@ -254,9 +238,9 @@ def test_a_token_identifies_the_reviewer(
 
 
 def test_edits_are_reverified(
-    home: Path, portfolio: Path, context: AgentContext, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    run = run_brief("A-017", portfolio, context=context, review_id="rv-A-017-edits001")
+    run = run_brief("A-017", tiny_portfolio, context=tiny_context, review_id="rv-A-017-edits001")
     brief = run.brief.model_dump(mode="json")
 
     def edit(name: str, fields: dict[str, Any]) -> tuple[int, str, str]:
@@ -306,17 +290,17 @@ def test_edits_are_reverified(
 
 
 def test_outcome_and_report(
-    home: Path, portfolio: Path, context: AgentContext, capsys: pytest.CaptureFixture[str]
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = riskbrief("report", "--format", "json", capsys=capsys)
     empty = json.loads(out)
     assert set(empty) >= REPORT_KEYS and empty["accounts_reviewed"] == 0 and empty["median_hours_to_decision"] is None
     assert empty["decision_packet_rate"] == 0.0 and empty["unresolved_risk_reasons"] == []
 
-    approved = brief_id(portfolio, context, "outc0001")
-    rejected = brief_id(portfolio, context, "outc0002")
-    low = brief_id(portfolio, context, "outc0003", account="A-002")
-    pending = brief_id(portfolio, context, "outc0004")
+    approved = brief_id(tiny_portfolio, tiny_context, "outc0001")
+    rejected = brief_id(tiny_portfolio, tiny_context, "outc0002")
+    low = brief_id(tiny_portfolio, tiny_context, "outc0003", account="A-002")
+    pending = brief_id(tiny_portfolio, tiny_context, "outc0004")
     riskbrief(
         "review",
         "decide",
@@ -404,11 +388,11 @@ def test_outcome_and_report(
 
 
 def test_outcome_with_reviewers_needs_the_accounts_csm_or_a_manager(
-    home: Path, portfolio: Path, context: AgentContext, capsys: pytest.CaptureFixture[str]
+    home: Path, tiny_portfolio: Path, tiny_context: AgentContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     riskbrief("reviewers", "add", "Priya Patel", "--role", "csm", capsys=capsys)
     riskbrief("reviewers", "add", "Sam Lee", "--role", "csm", capsys=capsys)
-    review_id = brief_id(portfolio, context, "outc0010")
+    review_id = brief_id(tiny_portfolio, tiny_context, "outc0010")
     riskbrief("review", "decide", review_id, "--approve", "--ack-stops", "--reviewer", "Priya Patel", capsys=capsys)
     code, _, err = riskbrief("outcome", review_id, "--response", "replied", "--result", "saved", capsys=capsys)
     one_line_error(code, err, "--reviewer NAME (a configured reviewer) or --token is required")
