@@ -60,8 +60,15 @@ def chroma_url() -> str | None:
 
 def chroma_token() -> str | None:
     """A bearer token for the team's Chroma server, when an authenticating proxy stands in front of it
-    (`RISKBRIEF_CHROMA_TOKEN`; from the environment only, so the secret never sits in riskbrief.toml)."""
-    return os.environ.get("RISKBRIEF_CHROMA_TOKEN") or None
+    (`RISKBRIEF_CHROMA_TOKEN`; from the environment only, so the secret never sits in riskbrief.toml).
+    It goes into an HTTP header, so it must be printable ASCII without spaces; an error never shows it."""
+    token = os.environ.get("RISKBRIEF_CHROMA_TOKEN") or None
+    if token is not None and not all("!" <= ch <= "~" for ch in token):
+        raise InputError(
+            "RISKBRIEF_CHROMA_TOKEN: not a token (expected printable ASCII without spaces or line breaks; "
+            "the value is not shown)"
+        )
+    return token
 
 
 def home() -> Path:

@@ -284,3 +284,13 @@ def test_a_token_is_never_sent_in_clear_to_another_machine(portfolio: Path, home
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "plain http" in line and "https://" in line and TOKEN not in line
+
+
+@pytest.mark.parametrize("token", ["abc\r\nX-Injected: 1", "tökén", "two words"])
+def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(token: str, home: Path) -> None:
+    url = "https://chroma.example"  # never contacted: refused before any connection
+    env = {"RISKBRIEF_HOME": str(home), "RISKBRIEF_CHROMA_URL": url, "RISKBRIEF_CHROMA_TOKEN": token}
+    result = riskbrief("search", "A-017", "exports", "--data", "sample", env=env)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "RISKBRIEF_CHROMA_TOKEN: not a token" in line and token.split()[0] not in line
