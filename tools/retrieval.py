@@ -433,7 +433,7 @@ def _refused(url: str, headers: dict[str, str] | None) -> DependencyError | None
     import httpx
 
     try:
-        status = httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", headers=headers, timeout=10).status_code
+        status = httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", headers=headers, timeout=5).status_code
     except httpx.HTTPError:
         return None
     if status not in (401, 403):
