@@ -396,20 +396,26 @@ def _new_remote_client(url: str) -> ClientAPI:
     chromadb = _chromadb()
     from chromadb.config import Settings
 
+    headers = _auth_headers(url)
+    try:
+        client: ClientAPI = chromadb.HttpClient(
+            host=url, ssl=url.startswith("https://"), headers=headers, settings=Settings(anonymized_telemetry=False)
+        )
+    except Exception as exc:
+        raise _refused(url) or _unreachable(url, exc) from None
+    return client
+
+
+def _auth_headers(url: str) -> dict[str, str] | None:
+    """The bearer token for the server at `url` (RISKBRIEF_CHROMA_TOKEN), if any; never over plain http to
+    another machine."""
     token = workspace.chroma_token()
     if token and not url.startswith("https://") and not _loopback(url):
         raise InputError(
             f"RISKBRIEF_CHROMA_TOKEN is set but the Chroma server at {_public_url(url)} is plain http: the token "
             "would cross the network readable by anyone on the way. Use its https:// URL."
         )
-    headers = {"Authorization": f"Bearer {token}"} if token else None
-    try:
-        client: ClientAPI = chromadb.HttpClient(
-            host=url, ssl=url.startswith("https://"), headers=headers, settings=Settings(anonymized_telemetry=False)
-        )
-    except Exception as exc:
-        raise _refused(url, headers) or _unreachable(url, exc) from None
-    return client
+    return {"Authorization": f"Bearer {token}"} if token else None
 
 
 def _loopback(url: str) -> bool:
@@ -426,12 +432,13 @@ def _loopback(url: str) -> bool:
         return False
 
 
-def _refused(url: str, headers: dict[str, str] | None) -> DependencyError | None:
-    """After a failed connection: the error to show when the server (or the proxy in front of it) refuses
+def _refused(url: str) -> DependencyError | None:
+    """After a failed request: the error to show when the server (or the proxy in front of it) refuses
     riskbrief's credentials, which Chroma's client reports only as the response's text. Never shows the
     token."""
     import httpx
 
+    headers = _auth_headers(url)
     try:
         status = httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", headers=headers, timeout=5).status_code
     except httpx.HTTPError:
@@ -463,8 +470,8 @@ def _connection_error(exc: BaseException) -> bool:
 
 @contextmanager
 def _reachable(where: StoreLocation) -> Iterator[None]:
-    """A Chroma server that stops answering mid-way is an unavailable dependency (exit 3, naming its URL),
-    not an internal error."""
+    """A Chroma server that stops answering mid-way, or starts refusing riskbrief's token (revoked while an
+    ingest runs), is an unavailable dependency (exit 3, naming its URL), not an internal error."""
     try:
         yield
     except RiskbriefError:
@@ -472,6 +479,8 @@ def _reachable(where: StoreLocation) -> Iterator[None]:
     except Exception as exc:
         if where.url is not None and _connection_error(exc):
             raise _unreachable(where.url, exc) from None
+        if where.url is not None and (refused := _refused(where.url)) is not None:
+            raise refused from None
         raise
 
 
@@ -513,6 +522,8 @@ def _open_shard(where: StoreLocation, embedder: Embedder, account_id: str) -> Co
     except Exception as exc:  # Chroma raises its own NotFoundError (a ValueError in some versions)
         if where.url is not None and _connection_error(exc):
             raise _unreachable(where.url, exc) from None
+        if where.url is not None and (refused := _refused(where.url)) is not None:
+            raise refused from None  # not "no store": the server (or its proxy) refuses us
         return None
 
 

@@ -211,6 +211,7 @@ class _TokenProxy(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     upstream = ""
+    revoked = False  # set: the token is refused from now on
 
     def _reply(self, status: int, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> None:
         self.send_response(status)
@@ -223,7 +224,7 @@ class _TokenProxy(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+        if self.revoked or self.headers.get("Authorization") != f"Bearer {TOKEN}":
             self._reply(403, b"RBAC: access denied")
             return
         skip = {"host", "authorization", "content-length", "connection", "transfer-encoding"}
@@ -243,17 +244,23 @@ class _TokenProxy(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def behind_proxy(on_server: str) -> Iterator[str]:
-    """The module's server behind a token-checking proxy on another free port; yields the proxy's URL."""
+def proxy(on_server: str) -> Iterator[ThreadingHTTPServer]:
+    """The module's server behind a token-checking proxy on another free port."""
     handler = type("Proxy", (_TokenProxy,), {"upstream": on_server.rstrip("/")})
-    proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{proxy.server_address[1]}"
+        yield server
     finally:
-        proxy.shutdown()
-        proxy.server_close()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def behind_proxy(proxy: ThreadingHTTPServer) -> str:
+    """The proxy's URL."""
+    return f"http://127.0.0.1:{proxy.server_address[1]}"
 
 
 def test_a_token_reaches_a_server_behind_an_authenticating_proxy(
@@ -294,3 +301,17 @@ def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(token: st
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "RISKBRIEF_CHROMA_TOKEN: not a token" in line and token.split()[0] not in line
+
+
+def test_a_token_revoked_mid_way_is_a_dependency_error(
+    proxy: ThreadingHTTPServer, behind_proxy: str, portfolio: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RISKBRIEF_CHROMA_URL", behind_proxy)
+    monkeypatch.setenv("RISKBRIEF_CHROMA_TOKEN", TOKEN)
+    ingest_account(load_portfolio(portfolio), "A-017")
+    assert search("A-017", "exports", as_of=AS_OF)
+    proxy.RequestHandlerClass.revoked = True  # type: ignore[attr-defined]
+    # the client made before is still cached: its next request is refused
+    with pytest.raises(DependencyError, match=f"the Chroma server at {behind_proxy} refused the token") as caught:
+        search("A-017", "exports", as_of=AS_OF)
+    assert TOKEN not in str(caught.value)
