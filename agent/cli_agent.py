@@ -220,6 +220,8 @@ class DecideResult:
     """Stop reasons of a "not ready" brief approved without acknowledging them (local mode only)."""
     graph_elsewhere: bool = False
     """The review's graph runs elsewhere (`langgraph dev`): the decision was applied here, from the store."""
+    server_note: str | None = None
+    """For a graph on LangGraph Server named by RISKBRIEF_LANGGRAPH_URL: what resuming its thread did."""
 
 
 def decide_review(
@@ -306,6 +308,7 @@ def _decide_claimed(
             local_mode=not reviewers.team_mode(),
             unacknowledged=unacknowledged(paused.brief, pending) if pending.approved else [],
             graph_elsewhere=True,
+            server_note=resume_on_server(review_id, pending),
         )
     with checkpointed_graph() as graph:
         snapshot = graph.get_state(config)
@@ -556,6 +559,31 @@ def review_decide(
     _decision_notes(result)
 
 
+LANGGRAPH_GRAPH = "riskbrief"  # the graph id in langgraph.json: also the assistant id the server creates
+
+
+def resume_on_server(review_id: str, decision: ReviewDecision) -> str | None:
+    """After a decision taken here on a review whose graph runs on LangGraph Server: resume its thread there
+    (RISKBRIEF_LANGGRAPH_URL), so that it finishes now rather than whenever someone resumes it. Its review
+    step finds the decision in the store and applies nothing twice. The decision stands whatever happens
+    here: returns what a person should know, or None when no server is named."""
+    import os
+
+    url = os.environ.get("RISKBRIEF_LANGGRAPH_URL")
+    if not url:
+        return None
+    try:
+        from langgraph_sdk import get_sync_client
+
+        with get_sync_client(url=url) as client:
+            client.runs.wait(review_id, LANGGRAPH_GRAPH, command={"resume": decision.model_dump(mode="json")})
+            status = client.threads.get(review_id)["status"]
+    except Exception as exc:  # the server's to fix; the decision is applied and recorded already
+        reason = shown(" ".join(str(exc).split()) or type(exc).__name__, 200)
+        return f"its thread on {shown(url)} could not be resumed ({reason}); resuming it there later finishes it"
+    return f"its thread on {shown(url)} was resumed and is {status}"
+
+
 def _decision_notes(result: DecideResult) -> None:
     """What a person should know about a decision, on stderr: local mode, unacknowledged stops, a graph
     that runs elsewhere."""
@@ -569,10 +597,14 @@ def _decision_notes(result: DecideResult) -> None:
             + "; ".join(shown(r, 120) for r in result.unacknowledged),
             err=True,
         )
-    if result.graph_elsewhere:
+    if result.graph_elsewhere and result.server_note:
+        note = f"note: this review's graph runs elsewhere; the decision was applied here, and {result.server_note}"
+        typer.echo(note, err=True)
+    elif result.graph_elsewhere:
         typer.echo(
             "note: this review's graph runs elsewhere (e.g. langgraph dev); the decision was applied here, and "
-            "resuming that thread picks it up without applying anything twice",
+            "resuming that thread picks it up without applying anything twice (RISKBRIEF_LANGGRAPH_URL=<server> "
+            "resumes it from here)",
             err=True,
         )
 

@@ -86,10 +86,10 @@ def resume(client: SyncLangGraphClient, thread_id: str, answer: Any) -> dict[str
     return dict(client.threads.get_state(thread_id)["values"])
 
 
-def riskbrief(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+def riskbrief(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "riskbrief"), *args],
-        env=offline_env({"RISKBRIEF_HOME": str(home)}),
+        env=offline_env({"RISKBRIEF_HOME": str(home), **env}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -159,3 +159,33 @@ def test_a_review_started_on_the_server_is_decided_by_the_cli_once(
     assert client.threads.get(thread_id)["status"] == "idle"
     assert values["decision"]["decision"] == "approve" and values["decision"]["reviewer"] == "Sam Lee"
     assert values["event_logged"] and review.table_counts(thread_id) == counts
+
+
+def test_a_cli_decision_resumes_the_server_thread_when_the_server_is_named(
+    client: SyncLangGraphClient, server: str, team_home: Path
+) -> None:
+    thread_id = start_review(client, "A-017")
+    pending(client, thread_id)
+    decided = riskbrief(
+        "review", "decide", thread_id, "--reject", "--reviewer", "Sam Lee", "--reason", "a false alarm",
+        home=team_home, RISKBRIEF_LANGGRAPH_URL=server,
+    )  # fmt: skip
+    assert decided.returncode == 0, decided.stderr
+    assert f"its thread on {server} was resumed and is idle" in decided.stderr
+    thread = client.threads.get(thread_id)
+    assert thread["status"] == "idle"  # finished now, not whenever someone resumes it
+    values = client.threads.get_state(thread_id)["values"]
+    assert values["decision"]["decision"] == "reject" and values["event_logged"]
+    assert review.table_counts(thread_id)["events"] == 1  # logged once, by the CLI's decision
+
+    # A server that does not answer: the decision stands, and the note says the thread waits.
+    other = start_review(client, "A-041")
+    dead = f"http://127.0.0.1:{free_port()}"
+    decided = riskbrief(
+        "review", "decide", other, "--reject", "--reviewer", "Sam Lee", "--reason", "a false alarm",
+        home=team_home, RISKBRIEF_LANGGRAPH_URL=dead,
+    )  # fmt: skip
+    assert decided.returncode == 0, decided.stderr
+    assert f"its thread on {dead} could not be resumed" in decided.stderr
+    assert listed(team_home)[other]["status"] == "rejected"
+    assert client.threads.get(other)["status"] == "interrupted"
