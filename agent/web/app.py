@@ -230,6 +230,16 @@ def create_app(home: Path | None = None) -> Starlette:
             )
         return form
 
+    async def gated_form(request: Request) -> tuple[Ctx, Form] | Response:
+        """A POST from someone the gate lets in, with its form read and its CSRF token checked; else the
+        refusal to send."""
+        ctx = await run_in_threadpool(_context, request)
+        refused = gate(request, ctx)
+        if refused is not None:
+            return refused
+        form = await post_form(request, ctx)
+        return form if isinstance(form, Response) else (ctx, form)
+
     # ------------------------------------------------------------------------------- sign in / out
 
     def signin_page(request: Request) -> Response:
@@ -242,13 +252,10 @@ def create_app(home: Path | None = None) -> Starlette:
         return page(request, ctx, "signin.html", {"error": None})
 
     async def signin(request: Request) -> Response:
-        ctx = await run_in_threadpool(_context, request)
-        refused = gate(request, ctx)
-        if refused is not None:
-            return refused
-        form = await post_form(request, ctx)
-        if isinstance(form, Response):
-            return form
+        posted = await gated_form(request)
+        if isinstance(posted, Response):
+            return posted
+        ctx, form = posted
         found = await run_in_threadpool(reviewers.reviewer_for_token, form.get("token")[:300])
         if found is None:
             return page(request, ctx, "signin.html", {"error": "That token is not valid here."}, 403)
@@ -464,13 +471,10 @@ def create_app(home: Path | None = None) -> Starlette:
         allowed, 409 decided already (or at the same moment by someone else) or superseded, 400 bad input."""
 
         async def endpoint(request: Request) -> Response:
-            ctx = await run_in_threadpool(_context, request)
-            refused = gate(request, ctx)
-            if refused is not None:
-                return refused
-            form = await post_form(request, ctx)
-            if isinstance(form, Response):
-                return form
+            posted = await gated_form(request)
+            if isinstance(posted, Response):
+                return posted
+            ctx, form = posted
             review_id = request.path_params["review_id"]
             try:
                 await run_in_threadpool(act, review_id, ctx, form)
