@@ -3,6 +3,7 @@ exactly once; and the model path's retries and fallback against a real local HTT
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -10,43 +11,41 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_tiny_portfolio
+from conftest import TINY_CLOCK
 
 from agent import review
 from agent.cli_agent import CHECKPOINTS, decide_review, run_brief
 from agent.config import AgentContext, ModelSettings
 from agent.graph import sqlite_graph
 from agent.review import ReviewDecision
-from tools import retrieval, workspace
+from tools import workspace
 from tools.errors import InputError
-from tools.portfolio import load_portfolio
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "tools" / "check_contract.py"
-CLOCK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+CLOCK = TINY_CLOCK
 
 
 @pytest.fixture(scope="module")
-def portfolio(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_portfolio(tmp_path_factory.mktemp("tiny") / "portfolio")
+def portfolio(tiny_portfolio: Path) -> Path:
+    return tiny_portfolio
 
 
 @pytest.fixture(scope="module")
-def store(portfolio: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One evidence store for the module: embedding is the slow part and the text never changes."""
-    path = tmp_path_factory.mktemp("store") / "chroma"
-    retrieval.ingest(load_portfolio(portfolio), progress=False, store_path=path)
-    return str(path)
+def store(tiny_context: AgentContext) -> str:
+    """The module's evidence store (conftest's tiny_context): embedding is the slow part."""
+    assert tiny_context.store_path is not None
+    return tiny_context.store_path
 
 
 @pytest.fixture
-def context(store: str) -> AgentContext:
-    return AgentContext(now=lambda: CLOCK, store_path=store)
+def context(tiny_context: AgentContext) -> AgentContext:
+    """A fresh copy for each test: the tiny portfolio's store, the clock stopped at CLOCK."""
+    return dataclasses.replace(tiny_context)
 
 
 def cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
